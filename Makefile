@@ -1,0 +1,42 @@
+# The two commands of the quick start: `make run` and `make test`.
+# Both create .venv on first use and reinstall only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: run test install dev lint typecheck unit clean
+
+run: $(VENV)/.run ## install Modelport and serve it with the iris demo deployed
+	$(BIN)/modelport serve --demo
+
+test: $(VENV)/.dev lint typecheck ## install the dev extras and pass every check and test
+	$(BIN)/pytest
+
+install: $(VENV)/.run
+dev: $(VENV)/.dev
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.run: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -e .
+	touch $@
+
+# torch first, pinned: the CPU build on the machine; anything else would pull CUDA wheels
+$(VENV)/.dev: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e '.[onnx,embeddings,dev]'
+	touch $@ $(VENV)/.run
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports
+
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy src
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

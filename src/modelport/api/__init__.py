@@ -1,0 +1,1 @@
+"""The native control-plane REST API (FastAPI) under `/api/v1`."""

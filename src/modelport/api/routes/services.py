@@ -1,0 +1,160 @@
+"""`/services`: deploy, read, list, update, scale, stop, start, delete; keys, replicas, logs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+
+from modelport.api.deps import ContextDep, PrincipalDep, list_query
+from modelport.api.schemas import (
+    EventPublic,
+    LogsPublic,
+    Page,
+    ReplicaPublic,
+    ScaleRequest,
+    ServiceCreate,
+    ServiceKey,
+    ServicePatch,
+    ServicePublic,
+)
+from modelport.domain.errors import Invalid
+from modelport.query.ast import Cond, ListQuery, Op, Sort
+from modelport.services import services
+from modelport.services.services import DeploymentSpec, ServiceSpec
+from modelport.services.services import ServicePatch as Patch
+
+router = APIRouter(prefix="/services", tags=["services"])
+FIELDS = {
+    "id",
+    "name",
+    "status",
+    "owner",
+    "workspace",
+    "infer_type",
+    "auth_type",
+    "lb_policy",
+    "desired_state",
+    "model_id",
+}
+
+
+@router.post("", status_code=201, operation_id="services-create")
+async def create(body: ServiceCreate, ctx: ContextDep, who: PrincipalDep) -> ServicePublic:
+    spec = ServiceSpec(
+        name=body.name,
+        description=body.description,
+        tags=body.tags,
+        auth=body.auth,
+        lb_policy=body.lb_policy,
+        workspace=body.workspace,
+        deployments=[DeploymentSpec(**d.model_dump()) for d in body.deployments],
+    )
+    return ServicePublic.of(await ctx.ops.create(who, spec), ctx.base_url)
+
+
+@router.get("", operation_id="services-list")
+async def list_(request: Request, ctx: ContextDep, who: PrincipalDep) -> Page[ServicePublic]:
+    items, total = await ctx.ops.list(who, list_query(request, FIELDS))
+    return Page(data=[ServicePublic.of(s, ctx.base_url) for s in items], total=total)
+
+
+@router.get("/{service_id}", operation_id="services-get")
+async def get(service_id: str, ctx: ContextDep, who: PrincipalDep) -> ServicePublic:
+    return ServicePublic.of(await ctx.ops.get(who, service_id), ctx.base_url)
+
+
+def _revision(body_revision: int | None, if_match: str | None) -> int | None:
+    if if_match is None:
+        return body_revision
+    try:
+        return int(if_match.strip('W/"'))
+    except ValueError as exc:
+        raise Invalid("If-Match", "must be the service's revision number") from exc
+
+
+@router.patch("/{service_id}", operation_id="services-update")
+async def update(
+    service_id: str,
+    body: ServicePatch,
+    ctx: ContextDep,
+    who: PrincipalDep,
+    if_match: Annotated[str | None, Header()] = None,
+) -> ServicePublic:
+    patch = Patch(
+        description=body.description, tags=body.tags, lb_policy=body.lb_policy, auth=body.auth
+    )
+    svc = await ctx.ops.update(who, service_id, patch, _revision(body.revision, if_match))
+    return ServicePublic.of(svc, ctx.base_url)
+
+
+@router.delete("/{service_id}", status_code=202, operation_id="services-delete")
+async def delete(service_id: str, ctx: ContextDep, who: PrincipalDep) -> ServicePublic:
+    return ServicePublic.of(await ctx.ops.delete(who, service_id), ctx.base_url)
+
+
+@router.post("/{service_id}/scale", operation_id="services-scale")
+async def scale(
+    service_id: str,
+    body: ScaleRequest,
+    ctx: ContextDep,
+    who: PrincipalDep,
+    if_match: Annotated[str | None, Header()] = None,
+) -> ServicePublic:
+    svc = await ctx.ops.scale(
+        who, service_id, body.replicas, body.deployment_id, _revision(body.revision, if_match)
+    )
+    return ServicePublic.of(svc, ctx.base_url)
+
+
+@router.post("/{service_id}/stop", operation_id="services-stop")
+async def stop(service_id: str, ctx: ContextDep, who: PrincipalDep) -> ServicePublic:
+    return ServicePublic.of(await ctx.ops.stop(who, service_id), ctx.base_url)
+
+
+@router.post("/{service_id}/start", operation_id="services-start")
+async def start(service_id: str, ctx: ContextDep, who: PrincipalDep) -> ServicePublic:
+    return ServicePublic.of(await ctx.ops.start(who, service_id), ctx.base_url)
+
+
+@router.get("/{service_id}/key", operation_id="services-key")
+async def key(service_id: str, ctx: ContextDep, who: PrincipalDep) -> ServiceKey:
+    return ServiceKey(service_id=service_id, key=await ctx.ops.key(who, service_id))
+
+
+@router.post("/{service_id}/key/rotate", operation_id="services-rotate-key")
+async def rotate_key(service_id: str, ctx: ContextDep, who: PrincipalDep) -> ServiceKey:
+    return ServiceKey(service_id=service_id, key=await ctx.ops.rotate_key(who, service_id))
+
+
+@router.get("/{service_id}/replicas", operation_id="services-replicas")
+async def replicas(service_id: str, ctx: ContextDep, who: PrincipalDep) -> Page[ReplicaPublic]:
+    items = await ctx.ops.replicas(who, service_id)
+    return Page(data=[ReplicaPublic.of(r) for r in items], total=len(items))
+
+
+@router.get("/{service_id}/logs", operation_id="services-logs")
+async def logs(
+    service_id: str,
+    ctx: ContextDep,
+    who: PrincipalDep,
+    replica: str | None = None,
+    tail: Annotated[int, Query()] = 100,
+) -> LogsPublic:
+    out = await ctx.ops.logs(who, service_id, replica, tail)
+    return LogsPublic(service_id=service_id, replicas=out)
+
+
+@router.get("/{service_id}/events", operation_id="services-events")
+async def events(
+    service_id: str, ctx: ContextDep, who: PrincipalDep, limit: int = 100, offset: int = 0
+) -> Page[EventPublic]:
+    await ctx.ops.get(who, service_id)
+    query = ListQuery(
+        filter=Cond("service_id", Op.EQ, service_id),
+        sort=(Sort("at", descending=True),),
+        limit=limit,
+        offset=offset,
+    )
+    items, total = await services.events(ctx.store, who, query)
+    return Page(data=[EventPublic.of(e) for e in items], total=total)

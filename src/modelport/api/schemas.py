@@ -1,0 +1,301 @@
+"""Wire models of the native API: `XCreate`, `XPatch`, `XPublic`, `XsPublic(data, total)`.
+
+They are not tables and not domain objects; `from_domain` converters live beside them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from modelport.domain.events import Event
+from modelport.domain.models import Framework, Model
+from modelport.domain.replicas import Replica
+from modelport.domain.runtimes import Runtime
+from modelport.domain.services import Deployment, LbPolicy, Service
+
+T = TypeVar("T")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
+    total: int
+
+
+# -- models ---------------------------------------------------------------------------------
+class ModelCreate(Strict):
+    name: str = Field(description="Model name; letters, digits, '.', '_', '-'.")
+    uri: str | None = Field(
+        default=None, description="Absolute path of the artifact on the server's machine."
+    )
+    framework: Framework | None = Field(default=None, description="Detected when left out.")
+    version: str = "1"
+    description: str = ""
+
+
+class ModelPublic(BaseModel):
+    id: str
+    name: str
+    version: str
+    framework: Framework
+    uri: str | None
+    size: int
+    description: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, m: Model) -> ModelPublic:
+        return cls(
+            id=m.id,
+            name=m.name,
+            version=m.version,
+            framework=m.framework,
+            uri=m.uri,
+            size=m.size,
+            description=m.description,
+            created_at=m.created_at,
+        )
+
+
+# -- runtimes -------------------------------------------------------------------------------
+class RuntimeCreate(Strict):
+    name: str
+    command: list[str] = Field(description="Arguments; {port}, {host}, {model_uri} are filled.")
+    health_path: str = "/"
+    framework: Framework = Framework.CUSTOM
+    env: dict[str, str] = {}
+    request_cpu: float = 0.5
+    request_memory: int = 256
+    gpu: int = 0
+    readme: str = ""
+
+
+class RuntimePublic(BaseModel):
+    id: str
+    name: str
+    framework: Framework
+    command: list[str]
+    health_path: str
+    env: dict[str, str]
+    request_cpu: float
+    request_memory: int
+    gpu: int
+    supports_distributed: bool
+    readme: str
+    system: bool
+
+    @classmethod
+    def of(cls, r: Runtime) -> RuntimePublic:
+        return cls(
+            id=r.id,
+            name=r.name,
+            framework=r.framework,
+            command=r.command,
+            health_path=r.health_path,
+            env=r.env,
+            request_cpu=r.request_cpu,
+            request_memory=r.request_memory,
+            gpu=r.gpu,
+            supports_distributed=r.supports_distributed,
+            readme=r.readme,
+            system=r.system,
+        )
+
+
+# -- services -------------------------------------------------------------------------------
+class DeploymentCreate(Strict):
+    model_id: str | None = None
+    runtime: str | None = Field(default=None, description="Runtime id or name.")
+    replicas: int = 1
+    cpu: float | None = None
+    memory: int | None = Field(default=None, description="MiB")
+    gpu: int | None = None
+    env: dict[str, str] = {}
+    weight: int = 100
+    command: list[str] | None = None
+    health_path: str | None = None
+    grace_period: float = 10.0
+
+
+class ServiceCreate(Strict):
+    name: str
+    description: str = ""
+    tags: dict[str, str] = {}
+    auth: bool = Field(default=True, description="Callers need the service key.")
+    lb_policy: LbPolicy = LbPolicy.ROUND_ROBIN
+    workspace: str = "0"
+    deployments: list[DeploymentCreate]
+
+
+class ServicePatch(Strict):
+    description: str | None = None
+    tags: dict[str, str] | None = None
+    lb_policy: LbPolicy | None = None
+    auth: bool | None = None
+    revision: int | None = Field(default=None, description="Fail with 409 unless current.")
+
+
+class ScaleRequest(Strict):
+    replicas: int
+    deployment_id: str | None = None
+    revision: int | None = None
+
+
+class DeploymentPublic(BaseModel):
+    id: str
+    model_id: str | None
+    runtime_id: str
+    version: str
+    weight: int
+    replicas: int
+    ready_replicas: int
+    cpu: float
+    memory: int
+    gpu: int
+    env: dict[str, str]
+    command: list[str] | None
+    health_path: str | None
+    status: str
+    status_reason: str
+
+    @classmethod
+    def of(cls, d: Deployment) -> DeploymentPublic:
+        return cls(
+            id=d.id,
+            model_id=d.model_id,
+            runtime_id=d.runtime_id,
+            version=d.version,
+            weight=d.weight,
+            replicas=d.replicas,
+            ready_replicas=d.ready_replicas,
+            cpu=d.cpu,
+            memory=d.memory,
+            gpu=d.gpu,
+            env=d.env,
+            command=d.command,
+            health_path=d.health_path,
+            status=d.status.value,
+            status_reason=d.status_reason,
+        )
+
+
+class ServicePublic(BaseModel):
+    id: str
+    name: str
+    description: str
+    owner: str
+    workspace: str
+    infer_type: str
+    auth_type: str
+    lb_policy: str
+    tags: dict[str, str]
+    desired_state: str
+    status: str
+    status_reason: str
+    progress: int
+    replicas: int
+    ready_replicas: int
+    invocation_count: int
+    failure_count: int
+    url: str
+    created_at: datetime | None
+    updated_at: datetime | None
+    transition_at: datetime | None
+    revision: int
+    deployments: list[DeploymentPublic]
+
+    @classmethod
+    def of(cls, s: Service, base_url: str) -> ServicePublic:
+        return cls(
+            id=s.id,
+            name=s.name,
+            description=s.description,
+            owner=s.owner,
+            workspace=s.workspace,
+            infer_type=s.infer_type,
+            auth_type=s.auth_type.value,
+            lb_policy=s.lb_policy.value,
+            tags=s.tags,
+            desired_state=s.desired_state.value,
+            status=s.status.value,
+            status_reason=s.status_reason,
+            progress=s.progress,
+            replicas=sum(d.replicas for d in s.deployments),
+            ready_replicas=s.ready_replicas,
+            invocation_count=s.invocation_count,
+            failure_count=s.failure_count,
+            url=f"{base_url}/services/{s.id}",
+            created_at=s.created_at,
+            updated_at=s.updated_at,
+            transition_at=s.transition_at,
+            revision=s.revision,
+            deployments=[DeploymentPublic.of(d) for d in s.deployments],
+        )
+
+
+class ServiceKey(BaseModel):
+    service_id: str
+    key: str
+
+
+class ReplicaPublic(BaseModel):
+    id: str
+    deployment_id: str
+    backend: str
+    node: str
+    address: str | None
+    state: str
+    restarts: int
+    last_error: str
+    started_at: datetime | None
+    ready_at: datetime | None
+
+    @classmethod
+    def of(cls, r: Replica) -> ReplicaPublic:
+        return cls(
+            id=r.id,
+            deployment_id=r.deployment_id,
+            backend=r.backend,
+            node=r.node,
+            address=r.address,
+            state=r.state.value,
+            restarts=r.restarts,
+            last_error=r.last_error,
+            started_at=r.started_at,
+            ready_at=r.ready_at,
+        )
+
+
+class EventPublic(BaseModel):
+    id: str
+    object_kind: str
+    object_id: str
+    service_id: str
+    type: str
+    reason: str
+    message: str
+    at: datetime
+
+    @classmethod
+    def of(cls, e: Event) -> EventPublic:
+        return cls(
+            id=e.id,
+            object_kind=e.object_kind,
+            object_id=e.object_id,
+            service_id=e.service_id,
+            type=e.type.value,
+            reason=e.reason,
+            message=e.message,
+            at=e.at,
+        )
+
+
+class LogsPublic(BaseModel):
+    service_id: str
+    replicas: dict[str, str]

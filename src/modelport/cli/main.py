@@ -1,0 +1,74 @@
+"""The root `modelport` command: global options and the command tree.
+
+Owns `app` (the typer root) and `main()` (the console-script entry point named in
+`pyproject.toml`). The root callback stores `--url`, `--api-key` and `--output` in the
+context for every command; the commands live in `serve`, `models` and `services`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from modelport import __version__
+from modelport.cli import models, serve, services
+from modelport.cli.output import Cli, Format
+
+app = typer.Typer(
+    name="modelport",
+    help="Self-hosted model inference services: deploy, call, scale, query.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MODELPORT_URL",
+            help="Server URL [default: from MODELPORT_HOME/credentials, else http://HOST:PORT].",
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MODELPORT_API_KEY",
+            help="API key [default: from MODELPORT_HOME/credentials].",
+            show_default=False,
+        ),
+    ] = None,
+    output_format: Annotated[
+        Format,
+        typer.Option("--output", "-o", case_sensitive=False, help="json for machines."),
+    ] = Format.TABLE,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    ctx.obj = Cli(url=url, api_key=api_key, output=output_format)
+
+
+app.command("serve")(serve.serve)
+app.command("deploy")(services.deploy)
+app.command("invoke")(services.invoke)
+app.command("logs")(services.logs)
+app.add_typer(models.app, name="models")
+app.add_typer(services.app, name="services")
+
+
+def main() -> None:
+    app()

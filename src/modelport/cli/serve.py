@@ -1,0 +1,69 @@
+"""`modelport serve`: run the server (API, gateway, controller) in this process.
+
+Builds `Settings` once (flags override the environment), configures logging and runs the root
+ASGI app of `modelport.server.build` under uvicorn, which turns SIGTERM/SIGINT into a graceful
+shutdown so the lifespan stops every replica. Afterwards uvicorn re-raises the signal: SIGTERM
+ends the process as killed by SIGTERM (status 143 in a shell), Ctrl-C exits with 130.
+Registered on the root app by `modelport.cli.main`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+
+from modelport.cli.output import state
+from modelport.config import Settings
+from modelport.server import CREDENTIALS, build
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on [default: MODELPORT_HOST].")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on [default: MODELPORT_PORT].")
+    ] = None,
+    demo: Annotated[
+        bool | None,
+        typer.Option(
+            "--demo/--no-demo", help="Deploy the iris demo service [default: MODELPORT_DEMO]."
+        ),
+    ] = None,
+) -> None:
+    """Run the Modelport server until SIGTERM or Ctrl-C."""
+    cli = state(ctx)
+    overrides: dict[str, Any] = {}
+    if demo is not None:
+        overrides["demo"] = demo
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    settings = Settings(**overrides)
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    # one INFO line per readiness probe and proxied request would drown everything else
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.root.level))
+    app = build(settings)
+    console = cli.stderr()
+    base = f"http://{settings.host}:{settings.port}"
+    console.print(f"Modelport listening on {base}", markup=False)
+    console.print(f"  API      {base}/api/v1 (docs: {base}/api/v1/docs)", markup=False)
+    console.print(f"  services {base}/services/<service id>/<path>", markup=False)
+    console.print(f"  credentials (URL, admin API key): {settings.data_dir / CREDENTIALS}")
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level="warning", lifespan="on"
+    )
+    try:
+        uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        # uvicorn shut down gracefully, then re-raised the SIGINT it captured
+        console.print("stopped", markup=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -1,0 +1,86 @@
+"""Settings, built once at the edge (the CLI / `server.build`) and passed down.
+
+Every field is read from `MODELPORT_<NAME>` environment variables; `docs/configuration.md`
+documents each one (a test keeps the two in sync). Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MODELPORT_", extra="ignore")
+
+    home: Path = Field(
+        default=Path("~/.modelport"),
+        description="Data directory: SQLite database, replica logs, credentials, secret key.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the store; default SQLite in `home`. "
+        "`postgresql://user@host/db` uses asyncpg.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `serve` listens on.")
+    port: int = Field(default=8080, description="Port `serve` listens on.")
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL callers use to reach the gateway; default http://HOST:PORT.",
+    )
+    replica_host: str = Field(default="127.0.0.1", description="Address local replicas listen on.")
+    secret_key: str | None = Field(
+        default=None,
+        description="Fernet key encrypting secrets at rest; default: `home/secret.key`, "
+        "created on first start.",
+    )
+    api_key: str | None = Field(
+        default=None, description="API key the CLI sends; default: read from `home/credentials`."
+    )
+    url: str | None = Field(
+        default=None, description="URL of the server the CLI talks to; default http://HOST:PORT."
+    )
+    resync_interval: float = Field(
+        default=2.0, description="Seconds between full reconcile passes when nothing changes."
+    )
+    probe_interval: float = Field(
+        default=0.25, description="Seconds between passes while replicas are starting."
+    )
+    probe_timeout: float = Field(default=2.0, description="Readiness probe timeout, seconds.")
+    start_timeout: float = Field(
+        default=300.0, description="Seconds a replica may take to become ready before it fails."
+    )
+    backoff_base: float = Field(
+        default=1.0, description="First restart delay after a replica fails, seconds."
+    )
+    backoff_max: float = Field(default=60.0, description="Cap of the restart delay, seconds.")
+    capacity_cpu: float | None = Field(
+        default=None, description="CPU cores the local backend may place; default: all."
+    )
+    capacity_memory: int | None = Field(
+        default=None, description="Memory (MiB) the local backend may place; default: all RAM."
+    )
+    capacity_gpu: int | None = Field(
+        default=None, description="GPUs the local backend may place; default: detected."
+    )
+    log_level: str = Field(default="info", description="Log level of `serve`.")
+    demo: bool = Field(
+        default=False,
+        description="At start, train and deploy the iris demo service if absent (`serve --demo`).",
+    )
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home.expanduser()
+
+    @property
+    def store_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'modelport.db'}"
+
+    @property
+    def server_url(self) -> str:
+        return self.url or f"http://{self.host}:{self.port}"

@@ -1,0 +1,121 @@
+"""Carry out a deployment's `Plan`: database writes, process starts and stops.
+
+Order matters for crash safety: new replica rows are committed *before* their process starts
+(so a process never exists without a row that names it), and the process handle is saved
+right after. Stops run as background tasks (SIGTERM, grace period, SIGKILL); the next pass
+sees the process gone and removes the row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from modelport.backends.base import Backend, LaunchSpec
+from modelport.controller.plan import Create, Note, Plan, Remove, Save, Start, Stop, backoff
+from modelport.domain.errors import ModelportError
+from modelport.domain.events import Event, EventType
+from modelport.domain.ids import EventId, ProjectId, new_id
+from modelport.domain.replicas import Replica, ReplicaState
+from modelport.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    project_id: ProjectId
+    service_id: str
+    grace_period: float
+    backoff_base: float
+    backoff_max: float
+    launch: Callable[[Replica], LaunchSpec]
+
+
+class Applier:
+    """Applies plans. Called only from the controller's pass (one at a time)."""
+
+    def __init__(self, store: Store, backend: Backend) -> None:
+        self.store = store
+        self.backend = backend
+        self.stopping: dict[str, asyncio.Task[None]] = {}
+
+    async def apply(self, plan: Plan, ctx: Context, now: datetime) -> list[Replica]:
+        """Apply `plan`; return the replicas as they are afterwards."""
+        async with self.store.write() as tx:
+            for action in plan.actions:
+                match action:
+                    case Create(replica=r):
+                        await tx.replicas.add(r)
+                    case Save(replica=r) | Start(replica=r):
+                        await tx.replicas.save(r)
+                    case Stop(replica=r):
+                        await tx.replicas.save(r)
+                    case Remove(replica_id=rid):
+                        await tx.replicas.delete(rid)
+                    case Note():
+                        await tx.events.add(event(ctx.project_id, ctx.service_id, action, now))
+        for action in plan.actions:
+            if isinstance(action, Stop) and action.replica.handle:
+                self._stop(action.replica, ctx.grace_period)
+        started = [a.replica for a in plan.actions if isinstance(a, Start)]
+        results = await asyncio.gather(*(self._start(r, ctx, now) for r in started))
+        if started:
+            async with self.store.write() as tx:
+                for r in results:
+                    await tx.replicas.save(r)
+                    if r.state == ReplicaState.FAILED:
+                        note = Note(
+                            "replica", r.id, EventType.WARNING, "ReplicaFailed", r.last_error
+                        )
+                        await tx.events.add(event(ctx.project_id, ctx.service_id, note, now))
+        by_id = {r.id: r for r in results}
+        return [by_id.get(r.id, r) for r in plan.replicas]
+
+    async def _start(self, r: Replica, ctx: Context, now: datetime) -> Replica:
+        try:
+            placed = await self.backend.start(ctx.launch(r))
+        except ModelportError as exc:
+            failures = r.failures + 1
+            delay = backoff(failures, ctx.backoff_base, ctx.backoff_max)
+            return r.to(
+                ReplicaState.FAILED,
+                failures=failures,
+                last_error=exc.message,
+                next_start_at=now + timedelta(seconds=delay),
+            )
+        return replace(r, handle=placed.handle, address=placed.address, node=placed.node)
+
+    def _stop(self, r: Replica, grace_period: float) -> None:
+        if r.id in self.stopping or r.handle is None:
+            return
+        task = asyncio.create_task(self.backend.stop(r.handle, grace_period))
+        self.stopping[r.id] = task
+        task.add_done_callback(self._stopped)
+
+    def _stopped(self, task: asyncio.Task[None]) -> None:
+        for rid, t in list(self.stopping.items()):
+            if t is task:
+                del self.stopping[rid]
+
+    async def drain(self) -> None:
+        """Wait for every stop in flight."""
+        if self.stopping:
+            await asyncio.gather(*self.stopping.values(), return_exceptions=True)
+
+
+def event(project_id: ProjectId, service_id: str, note: Note, now: datetime) -> Event:
+    return Event(
+        id=EventId(new_id("event")),
+        project_id=project_id,
+        object_kind=note.object_kind,
+        object_id=note.object_id,
+        service_id=service_id,
+        type=note.type,
+        reason=note.reason,
+        message=note.message,
+        at=now,
+    )

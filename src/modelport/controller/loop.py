@@ -1,0 +1,322 @@
+"""`Controller`: level-triggered reconcile passes over every deployment.
+
+Each pass reads the whole desired state and every replica record, observes each replica
+(backend: process alive?; probe: ready?), plans per deployment (`plan.py`), applies
+(`apply.py`), runs `on_pass` (the server refreshes the gateway's routing snapshot there, so a
+service never shows `running` before the gateway can route to it), and then writes deployment
+and service status, only when it changed. Events only wake the loop early (`wake()`); a
+periodic resync catches anything they miss.
+
+Concurrency contract: passes never overlap (one lock); `wake()` may be called from any task
+on the same event loop. Failures of one pass are logged with their traceback and counted;
+the loop goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from modelport.backends.base import Backend, LaunchSpec
+from modelport.controller.apply import Applier, Context, event
+from modelport.controller.clock import Clock
+from modelport.controller.plan import Desired, Note, Seen, plan
+from modelport.controller.probe import Probe
+from modelport.domain import status as derive
+from modelport.domain.events import EventType
+from modelport.domain.models import Model
+from modelport.domain.replicas import ALIVE, Replica, ReplicaState
+from modelport.domain.resources import Resources
+from modelport.domain.runtimes import Runtime
+from modelport.domain.services import Deployment, DesiredState, Service, Status
+from modelport.store import Store
+
+log = logging.getLogger(__name__)
+
+LOG_TAIL_LINES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerConfig:
+    resync_interval: float = 2.0
+    probe_interval: float = 0.25
+    start_timeout: float = 300.0
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+    python: str = sys.executable
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    deployment: Deployment
+    status: derive.DerivedStatus
+    ever_ready: bool
+    free: Resources
+
+
+@dataclass(frozen=True, slots=True)
+class _World:
+    services: Sequence[Service]
+    replicas: dict[str, list[Replica]]
+    runtimes: dict[str, Runtime]
+    models: dict[str, Model]
+
+
+class Controller:
+    def __init__(
+        self,
+        store: Store,
+        backend: Backend,
+        probe: Probe,
+        clock: Clock,
+        config: ControllerConfig = ControllerConfig(),
+        on_pass: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.store = store
+        self.backend = backend
+        self.probe = probe
+        self.clock = clock
+        self.config = config
+        self.on_pass = on_pass
+        self.applier = Applier(store, backend)
+        self.passes = 0
+        self.failed_passes = 0
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._busy = False  # some replica is starting or stopping: poll faster
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.reconcile()
+            except Exception:  # the top of the loop: isolate, log, count, go on
+                self.failed_passes += 1
+                log.exception("reconcile pass failed")
+            interval = self.config.probe_interval if self._busy else self.config.resync_interval
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+            self._wake.clear()
+
+    async def reconcile(self) -> None:
+        """One pass over every deployment."""
+        async with self._lock:
+            await self._pass()
+            self.passes += 1
+
+    async def _pass(self) -> None:
+        now = self.clock.now()
+        world = await self._load()
+        seen = await self._observe(world)
+        free = self.backend.capacity() - self._reserved(world)
+        outcomes: dict[str, list[_Outcome]] = {}
+        for svc in world.services:
+            outcomes[svc.id] = []
+            for dep in svc.deployments:
+                out = await self._reconcile_deployment(
+                    svc, dep, world, seen.get(dep.id, []), now, free
+                )
+                free = out.free
+                outcomes[svc.id].append(out)
+        # the gateway learns of new ready replicas before any status says `running`
+        if self.on_pass is not None:
+            await self.on_pass()
+        for svc in world.services:
+            for out in outcomes[svc.id]:
+                await self._record_deployment(out)
+            await self._record_service(svc, [o.status for o in outcomes[svc.id]], world, now)
+        busy = (ReplicaState.STARTING, ReplicaState.STOPPING, ReplicaState.FAILED)
+        self._busy = bool(self.applier.stopping) or any(
+            r.state in busy for rs in world.replicas.values() for r in rs
+        )
+
+    async def _load(self) -> _World:
+        async with self.store.read() as tx:
+            services = await tx.services.all()
+            replicas: dict[str, list[Replica]] = defaultdict(list)
+            for r in await tx.replicas.all():
+                replicas[r.deployment_id].append(r)
+            runtimes: dict[str, Runtime] = {}
+            models: dict[str, Model] = {}
+            for svc in services:
+                for d in svc.deployments:
+                    if d.runtime_id not in runtimes:
+                        runtimes[d.runtime_id] = await tx.runtimes.get(svc.project_id, d.runtime_id)
+                    if d.model_id and d.model_id not in models:
+                        models[d.model_id] = await tx.models.get(svc.project_id, d.model_id)
+        return _World(services, replicas, runtimes, models)
+
+    def _reserved(self, world: _World) -> Resources:
+        total = Resources()
+        deps: dict[str, Deployment] = {d.id: d for s in world.services for d in s.deployments}
+        for dep_id, replicas in world.replicas.items():
+            d = deps.get(dep_id)
+            if d is None:
+                continue
+            held = [r for r in replicas if r.state in ALIVE or r.state == ReplicaState.FAILED]
+            total = total + d.resources * len(held)
+        return total
+
+    async def _observe(self, world: _World) -> dict[str, list[Seen]]:
+        paths: dict[str, str] = {
+            d.id: d.health_path or world.runtimes[d.runtime_id].health_path
+            for s in world.services
+            for d in s.deployments
+        }
+        jobs = [
+            self._see(r, paths.get(dep_id, "/"))
+            for dep_id, replicas in world.replicas.items()
+            for r in replicas
+        ]
+        out: dict[str, list[Seen]] = defaultdict(list)
+        for s in await asyncio.gather(*jobs):
+            out[s.replica.deployment_id].append(s)
+        return out
+
+    async def _see(self, r: Replica, health_path: str) -> Seen:
+        if r.state not in ALIVE:
+            return Seen(r)
+        if r.handle is None:
+            alive, code = r.id in self.applier.stopping, None
+        else:
+            obs = await self.backend.observe(r.handle)
+            alive, code = obs.alive, obs.exit_code
+        if not alive:
+            tail = await self.backend.logs(r.id, LOG_TAIL_LINES)
+            return Seen(r, alive=False, exit_code=code, log_tail=tail)
+        healthy = None
+        if r.state != ReplicaState.STOPPING and r.address:
+            healthy = await self.probe(r.address, health_path)
+        return Seen(r, alive=True, healthy=healthy)
+
+    async def _reconcile_deployment(
+        self,
+        svc: Service,
+        dep: Deployment,
+        world: _World,
+        seen: Sequence[Seen],
+        now: datetime,
+        free: Resources,
+    ) -> _Outcome:
+        desired = Desired(
+            deployment_id=dep.id,
+            service_id=svc.id,
+            replicas=dep.replicas if svc.desired_state == DesiredState.RUNNING else 0,
+            resources=dep.resources,
+            backend=self.backend.name,
+            start_timeout=self.config.start_timeout,
+            backoff_base=self.config.backoff_base,
+            backoff_max=self.config.backoff_max,
+        )
+        p = plan(desired, list(seen), now, free)
+        ctx = Context(
+            project_id=svc.project_id,
+            service_id=svc.id,
+            grace_period=dep.grace_period,
+            backoff_base=self.config.backoff_base,
+            backoff_max=self.config.backoff_max,
+            launch=lambda r: self._launch_spec(svc, dep, world, r),
+        )
+        replicas = await self.applier.apply(p, ctx, now)
+        # one run's memory: forgotten once the deployment is stopped, so a restart deploys
+        ever_ready = desired.replicas > 0 and (
+            dep.ever_ready or any(r.state == ReplicaState.READY for r in replicas)
+        )
+        got = derive.deployment_status(
+            desired=desired.replicas,
+            replicas=replicas,
+            ever_ready=ever_ready,
+            deleting=svc.desired_state == DesiredState.DELETED,
+            unschedulable=p.unschedulable,
+        )
+        world.replicas[dep.id] = replicas
+        return _Outcome(dep, got, ever_ready, p.free)
+
+    async def _record_deployment(self, out: _Outcome) -> None:
+        dep, got = out.deployment, out.status
+        before = (dep.status, dep.status_reason, dep.ready_replicas, dep.ever_ready)
+        if (got.status, got.reason, got.ready, out.ever_ready) == before:
+            return
+        async with self.store.write() as tx:
+            await tx.services.set_deployment_status(
+                dep.id,
+                status=got.status.value,
+                status_reason=got.reason,
+                ready_replicas=got.ready,
+                ever_ready=out.ever_ready,
+            )
+
+    def _launch_spec(self, svc: Service, dep: Deployment, world: _World, r: Replica) -> LaunchSpec:
+        runtime = world.runtimes[dep.runtime_id]
+        model = world.models.get(dep.model_id) if dep.model_id else None
+        return LaunchSpec(
+            replica_id=r.id,
+            deployment_id=dep.id,
+            service_id=svc.id,
+            command=dep.command or runtime.command,
+            env={**runtime.env, **dep.env},
+            resources=dep.resources,
+            model_uri=(model.uri or "") if model else "",
+            model_name=model.name if model else svc.name,
+        )
+
+    async def _record_service(
+        self, svc: Service, parts: list[derive.DerivedStatus], world: _World, now: datetime
+    ) -> None:
+        if svc.desired_state == DesiredState.DELETED:
+            left = [r for d in svc.deployments for r in world.replicas.get(d.id, [])]
+            if not left:
+                async with self.store.write() as tx:
+                    await tx.services.delete(svc.id)
+                    note = Note("service", svc.id, EventType.NORMAL, "Deleted", "service deleted")
+                    await tx.events.add(event(svc.project_id, svc.id, note, now))
+                return
+        got = derive.service_status(parts)
+        desired = sum(d.replicas for d in svc.deployments) if svc.desired_state == "running" else 0
+        progress = derive.progress(desired, got.ready)
+        if (got.status, got.reason, progress) == (svc.status, svc.status_reason, svc.progress):
+            return
+        async with self.store.write() as tx:
+            values: dict[str, object] = {
+                "status": got.status.value,
+                "status_reason": got.reason,
+                "progress": progress,
+            }
+            if got.status != svc.status:
+                values["transition_at"] = now
+                kind = EventType.WARNING if got.status in _BAD else EventType.NORMAL
+                msg = f"{svc.status} → {got.status}" + (f": {got.reason}" if got.reason else "")
+                note = Note("service", svc.id, kind, "StatusChanged", msg)
+                await tx.events.add(event(svc.project_id, svc.id, note, now))
+            await tx.services.set_status(svc.id, **values)
+
+    async def shutdown(self) -> None:
+        """Stop every replica (graceful server stop) and forget them."""
+        async with self._lock:
+            async with self.store.read() as tx:
+                replicas = await tx.replicas.all()
+                grace = {
+                    d.id: d.grace_period for s in await tx.services.all() for d in s.deployments
+                }
+            await asyncio.gather(
+                *(
+                    self.backend.stop(r.handle, grace.get(r.deployment_id, 10.0))
+                    for r in replicas
+                    if r.handle is not None
+                ),
+                self.applier.drain(),
+            )
+            async with self.store.write() as tx:
+                for r in replicas:
+                    await tx.replicas.delete(r.id)
+
+
+_BAD = frozenset({Status.FAILED, Status.DEGRADED, Status.PENDING})

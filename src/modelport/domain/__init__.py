@@ -1,0 +1,1 @@
+"""Pure domain objects, enums, lifecycles and errors. No I/O happens here."""

@@ -1,0 +1,355 @@
+"""Deploy and operate services: create, read, list, update, scale, stop, start, delete, keys.
+
+`ServiceOps` holds what the use cases need (store, cipher, backend for logs, and `wake` to
+nudge the controller after a change). Every change is one transaction that checks the
+service's revision: a write based on a stale read is a `Conflict`, never a lost update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from modelport.backends.base import Backend
+from modelport.domain.auth import Principal
+from modelport.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from modelport.domain.events import Event, EventType
+from modelport.domain.ids import DeploymentId, EventId, ServiceId, new_id
+from modelport.domain.models import Framework
+from modelport.domain.replicas import Replica
+from modelport.domain.services import (
+    AuthType,
+    Deployment,
+    DesiredState,
+    LbPolicy,
+    Service,
+    Status,
+)
+from modelport.query.ast import ListQuery
+from modelport.runtimes.catalog import DEFAULT_RUNTIME
+from modelport.services import validate
+from modelport.services.secrets import Cipher, new_token
+from modelport.store import Store, Tx
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentSpec:
+    model_id: str | None = None
+    runtime: str | None = None  # id or name; default: the model framework's built-in
+    replicas: int = 1
+    cpu: float | None = None  # default: the runtime's request
+    memory: int | None = None
+    gpu: int | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    weight: int = 100
+    command: list[str] | None = None
+    health_path: str | None = None
+    grace_period: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    name: str
+    deployments: list[DeploymentSpec]
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    auth: bool = True
+    lb_policy: LbPolicy = LbPolicy.ROUND_ROBIN
+    workspace: str = "0"
+    infer_type: str = "real-time"
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePatch:
+    description: str | None = None
+    tags: dict[str, str] | None = None
+    lb_policy: LbPolicy | None = None
+    auth: bool | None = None
+
+
+class ServiceOps:
+    def __init__(
+        self, store: Store, cipher: Cipher, backend: Backend, wake: Callable[[], None]
+    ) -> None:
+        self.store = store
+        self.cipher = cipher
+        self.backend = backend
+        self.wake = wake
+
+    # -- create ------------------------------------------------------------------------------
+    async def create(self, who: Principal, spec: ServiceSpec) -> Service:
+        validate.name("name", spec.name)
+        _balancing("lb_policy", spec.lb_policy)
+        validate.text("description", spec.description)
+        validate.tags("tags", spec.tags)
+        if not spec.deployments:
+            raise Invalid("deployments", "at least one deployment")
+        if len(spec.deployments) > 8:
+            raise Invalid("deployments", "at most 8 deployments")
+        now = datetime.now(UTC)
+        service_id = ServiceId(new_id("service"))
+        async with self.store.write() as tx:
+            deployments = tuple(
+                [
+                    await self._deployment(tx, who, service_id, f"deployments[{i}]", d, now)
+                    for i, d in enumerate(spec.deployments)
+                ]
+            )
+            svc = Service(
+                id=service_id,
+                project_id=who.project_id,
+                name=spec.name,
+                description=spec.description,
+                owner=who.key_id,
+                workspace=validate.text("workspace", spec.workspace, 64),
+                infer_type=spec.infer_type,
+                auth_type=AuthType.KEY if spec.auth else AuthType.NONE,
+                lb_policy=spec.lb_policy,
+                tags=dict(spec.tags),
+                desired_state=DesiredState.RUNNING,
+                deployments=deployments,
+                status=Status.DEPLOYING,
+                created_at=now,
+                updated_at=now,
+            )
+            await tx.services.add(svc, self.cipher.encrypt(new_token("sk")))
+            await _note(tx, svc, "Created", f"service created with {svc.desired_replicas} replicas")
+            created = await tx.services.get(who.project_id, service_id)
+        self.wake()
+        return created
+
+    async def _deployment(
+        self,
+        tx: Tx,
+        who: Principal,
+        service_id: ServiceId,
+        path: str,
+        d: DeploymentSpec,
+        now: datetime,
+    ) -> Deployment:
+        model = await tx.models.get(who.project_id, d.model_id) if d.model_id else None
+        ref = d.runtime or (DEFAULT_RUNTIME[model.framework] if model else "command")
+        try:
+            runtime = await tx.runtimes.get(who.project_id, ref)
+        except NotFound as exc:
+            raise Invalid(f"{path}.runtime", f"no runtime {ref!r}") from exc
+        if runtime.framework != Framework.CUSTOM:
+            if model is None:
+                raise Invalid(f"{path}.model_id", f"runtime {runtime.name!r} needs a model")
+            if model.framework != runtime.framework:
+                raise Invalid(
+                    f"{path}.runtime",
+                    f"runtime {runtime.name!r} serves {runtime.framework} models, "
+                    f"not {model.framework}",
+                )
+        command = d.command or None
+        if not (command or runtime.command):
+            raise Invalid(f"{path}.command", "the command runtime needs a command line")
+        if command is not None and not all(isinstance(a, str) and a for a in command):
+            raise Invalid(f"{path}.command", "a list of non-empty arguments")
+        if d.health_path is not None and not d.health_path.startswith("/"):
+            raise Invalid(f"{path}.health_path", "must start with '/'")
+        if not 0 <= d.weight <= 100:
+            raise Invalid(f"{path}.weight", "must be between 0 and 100")
+        return Deployment(
+            id=DeploymentId(new_id("deployment")),
+            service_id=service_id,
+            model_id=model.id if model else None,
+            runtime_id=runtime.id,
+            version=model.version if model else "1",
+            weight=d.weight,
+            replicas=validate.replicas(f"{path}.replicas", d.replicas),
+            cpu=validate.positive(
+                f"{path}.cpu", d.cpu if d.cpu is not None else runtime.request_cpu
+            ),
+            memory=int(
+                validate.positive(
+                    f"{path}.memory", d.memory if d.memory is not None else runtime.request_memory
+                )
+            ),
+            gpu=int(
+                validate.not_negative(f"{path}.gpu", d.gpu if d.gpu is not None else runtime.gpu)
+            ),
+            env=validate.env(f"{path}.env", dict(d.env)),
+            command=command,
+            health_path=d.health_path,
+            grace_period=validate.not_negative(f"{path}.grace_period", d.grace_period),
+            created_at=now,
+            updated_at=now,
+        )
+
+    # -- read --------------------------------------------------------------------------------
+    async def get(self, who: Principal, service_id: str) -> Service:
+        async with self.store.read() as tx:
+            return await tx.services.get(who.project_id, service_id)
+
+    async def list(self, who: Principal, query: ListQuery) -> tuple[Sequence[Service], int]:
+        async with self.store.read() as tx:
+            return await tx.services.list(who.project_id, query)
+
+    async def replicas(self, who: Principal, service_id: str) -> Sequence[Replica]:
+        async with self.store.read() as tx:
+            await tx.services.get(who.project_id, service_id)
+            return await tx.replicas.for_service(service_id)
+
+    async def logs(
+        self, who: Principal, service_id: str, replica_id: str | None, tail: int
+    ) -> dict[str, str]:
+        if not 1 <= tail <= 10000:
+            raise Invalid("tail", "must be between 1 and 10000")
+        replicas = await self.replicas(who, service_id)
+        if replica_id is not None:
+            replicas = [r for r in replicas if r.id == replica_id]
+            if not replicas:
+                raise NotFound("replica", replica_id)
+        return {r.id: await self.backend.logs(r.id, tail) for r in replicas}
+
+    # -- change ------------------------------------------------------------------------------
+    async def _change(
+        self,
+        who: Principal,
+        service_id: str,
+        revision: int | None,
+        change: Callable[[Service], Service],
+        reason: str,
+        message: str,
+    ) -> Service:
+        async with self.store.write() as tx:
+            current = await tx.services.get(who.project_id, service_id)
+            if current.desired_state == DesiredState.DELETED:
+                raise Conflict(f"service {service_id} is being deleted")
+            if revision is not None and revision != current.revision:
+                raise Conflict(
+                    f"service {service_id} is at revision {current.revision}, not {revision}"
+                )
+            updated = await tx.services.update_spec(change(current))
+            await _note(tx, updated, reason, message)
+        self.wake()
+        return updated
+
+    async def update(
+        self, who: Principal, service_id: str, patch: ServicePatch, revision: int | None = None
+    ) -> Service:
+        if patch.description is not None:
+            validate.text("description", patch.description)
+        if patch.tags is not None:
+            validate.tags("tags", patch.tags)
+        if patch.lb_policy is not None:
+            _balancing("lb_policy", patch.lb_policy)
+
+        def change(s: Service) -> Service:
+            return replace(
+                s,
+                description=s.description if patch.description is None else patch.description,
+                tags=s.tags if patch.tags is None else dict(patch.tags),
+                lb_policy=patch.lb_policy or s.lb_policy,
+                auth_type=s.auth_type
+                if patch.auth is None
+                else (AuthType.KEY if patch.auth else AuthType.NONE),
+            )
+
+        return await self._change(who, service_id, revision, change, "Updated", "service updated")
+
+    async def scale(
+        self,
+        who: Principal,
+        service_id: str,
+        replicas: int,
+        deployment_id: str | None = None,
+        revision: int | None = None,
+    ) -> Service:
+        validate.replicas("replicas", replicas)
+
+        def change(s: Service) -> Service:
+            if deployment_id is None and len(s.deployments) != 1:
+                raise Invalid("deployment_id", "the service has several deployments; name one")
+            target = deployment_id or s.deployments[0].id
+            if target not in {d.id for d in s.deployments}:
+                raise Invalid("deployment_id", f"no deployment {target!r} in this service")
+            deps = tuple(
+                replace(d, replicas=replicas) if d.id == target else d for d in s.deployments
+            )
+            return replace(s, deployments=deps)
+
+        return await self._change(
+            who, service_id, revision, change, "Scaled", f"scaled to {replicas} replicas"
+        )
+
+    async def stop(self, who: Principal, service_id: str) -> Service:
+        return await self._change(
+            who,
+            service_id,
+            None,
+            lambda s: replace(s, desired_state=DesiredState.STOPPED),
+            "Stopping",
+            "service stopped by user",
+        )
+
+    async def start(self, who: Principal, service_id: str) -> Service:
+        return await self._change(
+            who,
+            service_id,
+            None,
+            lambda s: replace(s, desired_state=DesiredState.RUNNING),
+            "Starting",
+            "service started by user",
+        )
+
+    async def delete(self, who: Principal, service_id: str) -> Service:
+        """Mark the service for deletion; the controller stops its replicas, then removes it."""
+        async with self.store.write() as tx:
+            current = await tx.services.get(who.project_id, service_id)
+            if current.desired_state == DesiredState.DELETED:
+                return current
+            updated = await tx.services.update_spec(
+                replace(current, desired_state=DesiredState.DELETED)
+            )
+            await tx.services.set_status(service_id, status=Status.DELETING.value)
+            await _note(tx, updated, "Deleting", "service deletion requested")
+        self.wake()
+        return replace(updated, status=Status.DELETING)
+
+    # -- keys --------------------------------------------------------------------------------
+    async def key(self, who: Principal, service_id: str) -> str:
+        if not who.is_admin:
+            raise Forbidden("only project admins may read service keys")
+        async with self.store.read() as tx:
+            return self.cipher.decrypt(await tx.services.key_ciphertext(who.project_id, service_id))
+
+    async def rotate_key(self, who: Principal, service_id: str) -> str:
+        if not who.is_admin:
+            raise Forbidden("only project admins may rotate service keys")
+        plain = new_token("sk")
+        async with self.store.write() as tx:
+            await tx.services.set_key(who.project_id, service_id, self.cipher.encrypt(plain))
+            svc = await tx.services.get(who.project_id, service_id)
+            await _note(tx, svc, "KeyRotated", "service key rotated")
+        self.wake()
+        return plain
+
+
+def _balancing(field: str, policy: LbPolicy) -> None:
+    if policy != LbPolicy.ROUND_ROBIN:
+        raise Invalid(field, f"{policy} is not available yet; the gateway balances ROUND_ROBIN")
+
+
+async def _note(tx: Tx, svc: Service, reason: str, message: str) -> None:
+    await tx.events.add(
+        Event(
+            id=EventId(new_id("event")),
+            project_id=svc.project_id,
+            object_kind="service",
+            object_id=svc.id,
+            service_id=svc.id,
+            type=EventType.NORMAL,
+            reason=reason,
+            message=message,
+            at=datetime.now(UTC),
+        )
+    )
+
+
+async def events(store: Store, who: Principal, query: ListQuery) -> tuple[Sequence[Event], int]:
+    async with store.read() as tx:
+        return await tx.events.list(who.project_id, query)

@@ -1,0 +1,59 @@
+"""Input checks shared by the use cases; each failure names its field."""
+
+from __future__ import annotations
+
+import re
+
+from modelport.domain.errors import Invalid
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+MAX_REPLICAS = 64
+
+
+def name(field: str, value: str) -> str:
+    if not NAME.match(value):
+        raise Invalid(
+            field,
+            "1-128 characters: letters, digits, '.', '_', '-'; starting with a letter or digit",
+        )
+    return value
+
+
+def text(field: str, value: str, limit: int = 4096) -> str:
+    if len(value) > limit:
+        raise Invalid(field, f"at most {limit} characters")
+    return value
+
+
+def replicas(field: str, value: int) -> int:
+    if not 0 <= value <= MAX_REPLICAS:
+        raise Invalid(field, f"must be between 0 and {MAX_REPLICAS}")
+    return value
+
+
+def positive(field: str, value: float) -> float:
+    if not value > 0:
+        raise Invalid(field, "must be greater than 0")
+    return value
+
+
+def not_negative(field: str, value: float) -> float:
+    if value < 0:
+        raise Invalid(field, "must be 0 or more")
+    return value
+
+
+def tags(field: str, value: dict[str, str]) -> dict[str, str]:
+    if len(value) > 50:
+        raise Invalid(field, "at most 50 tags")
+    for k, v in value.items():
+        if not k or len(k) > 128 or len(v) > 256:
+            raise Invalid(f"{field}.{k}", "tag keys 1-128 characters, values at most 256")
+    return value
+
+
+def env(field: str, value: dict[str, str]) -> dict[str, str]:
+    for k in value:
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", k):
+            raise Invalid(f"{field}.{k}", "not a valid environment variable name")
+    return value

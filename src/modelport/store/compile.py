@@ -1,0 +1,100 @@
+"""Compile a `ListQuery` to SQL over a whitelist of fields, and run it with its total count.
+
+A field outside the whitelist is an `Invalid` error naming it; nothing is filtered, sorted or
+paged in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from types import FunctionType
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from modelport.domain.errors import Invalid
+from modelport.query.ast import And, Cond, Filter, ListQuery, Not, Op, Or
+
+Column = ColumnElement[Any] | InstrumentedAttribute[Any]
+# a field is a column, or a function building a condition (for fields in other tables)
+Field = Column | Callable[[Op, Any], ColumnElement[bool]]
+
+
+def condition(flt: Filter, fields: Mapping[str, Field]) -> ColumnElement[bool]:
+    if isinstance(flt, And):
+        return and_(*(condition(p, fields) for p in flt.parts))
+    if isinstance(flt, Or):
+        return or_(*(condition(p, fields) for p in flt.parts))
+    if isinstance(flt, Not):
+        return not_(condition(flt.part, fields))
+    return _cond(flt, fields)
+
+
+def _cond(c: Cond, fields: Mapping[str, Field]) -> ColumnElement[bool]:
+    target = fields.get(c.field)
+    if target is None:
+        raise Invalid(c.field, f"cannot filter on {c.field!r}; fields: {', '.join(sorted(fields))}")
+    if isinstance(target, ColumnElement | InstrumentedAttribute):
+        return compare(target, c.op, c.value)
+    return target(c.op, c.value)
+
+
+def compare(field: Column, op: Op, value: Any) -> ColumnElement[bool]:
+    col: ColumnElement[Any] = (
+        field.__clause_element__() if isinstance(field, InstrumentedAttribute) else field
+    )
+    expr: ColumnElement[bool]
+    match op:
+        case Op.EQ:
+            expr = col == value
+        case Op.NE:
+            expr = col != value
+        case Op.LT:
+            expr = col < value
+        case Op.LE:
+            expr = col <= value
+        case Op.GT:
+            expr = col > value
+        case Op.GE:
+            expr = col >= value
+        case Op.IN:
+            expr = col.in_(list(value))
+        case Op.NOT_IN:
+            expr = col.not_in(list(value))
+        case Op.LIKE:
+            expr = col.like(value)
+        case Op.IS_NULL:
+            expr = col.is_(None)
+        case Op.NOT_NULL:
+            expr = col.is_not(None)
+        case _:
+            raise Invalid("op", f"unknown operator {op!r}")
+    return expr
+
+
+async def run(
+    session: AsyncSession,
+    stmt: Select[Any],
+    query: ListQuery,
+    fields: Mapping[str, Field],
+    tiebreak: Column,
+) -> tuple[Sequence[Any], int]:
+    """Filter, sort and page `stmt`; return the page's rows and the total before paging."""
+    if query.filter is not None:
+        stmt = stmt.where(condition(query.filter, fields))
+    total = -1
+    if query.count:
+        count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
+        total = int((await session.execute(count_stmt)).scalar_one())
+    order: list[Any] = []
+    for key in query.sort:
+        col = fields.get(key.field)
+        if col is None or isinstance(col, FunctionType):
+            raise Invalid("sort", f"cannot sort by {key.field!r}")
+        order.append(col.desc() if key.descending else col.asc())  # type: ignore[union-attr]
+    order.append(tiebreak)
+    stmt = stmt.order_by(*order).offset(query.offset).limit(query.limit)
+    rows = (await session.execute(stmt)).scalars().all()
+    return rows, total

@@ -1,0 +1,1 @@
+"""Repositories: one per object, each bound to the session of one `Tx`."""

@@ -1,0 +1,203 @@
+"""Services with their deployments.
+
+Spec writes (`add`, `update_spec`, `set_key`) go through the ORM, whose version column makes
+a write with a stale revision fail (`Conflict`). Status writes (`set_status`,
+`set_deployment_status`, `add_counts`) are plain UPDATEs of controller-owned columns and do
+not bump the revision, so the controller never causes a user's write to be rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from modelport.domain.errors import Conflict, NotFound
+from modelport.domain.services import Service
+from modelport.query.ast import ListQuery, Op
+from modelport.store import compile, mapping
+from modelport.store import tables as t
+
+
+def _model_id(op: Op, value: Any) -> ColumnElement[bool]:
+    cond = compile.compare(t.DeploymentRow.model_id, op, value)
+    return exists().where(t.DeploymentRow.service_id == t.ServiceRow.id, cond)
+
+
+FIELDS: dict[str, compile.Field] = {
+    "id": t.ServiceRow.id,
+    "name": t.ServiceRow.name,
+    "description": t.ServiceRow.description,
+    "owner": t.ServiceRow.owner,
+    "workspace": t.ServiceRow.workspace,
+    "infer_type": t.ServiceRow.infer_type,
+    "auth_type": t.ServiceRow.auth_type,
+    "lb_policy": t.ServiceRow.lb_policy,
+    "desired_state": t.ServiceRow.desired_state,
+    "status": t.ServiceRow.status,
+    "progress": t.ServiceRow.progress,
+    "invocation_count": t.ServiceRow.invocation_count,
+    "failure_count": t.ServiceRow.failure_count,
+    "created_at": t.ServiceRow.created_at,
+    "updated_at": t.ServiceRow.updated_at,
+    "transition_at": t.ServiceRow.transition_at,
+    "model_id": _model_id,
+}
+
+
+class ServicesRepo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def add(self, svc: Service, key_ciphertext: str) -> None:
+        now = svc.created_at or datetime.now(UTC)
+        self.s.add(
+            t.ServiceRow(
+                id=svc.id,
+                project_id=svc.project_id,
+                name=svc.name,
+                description=svc.description,
+                owner=svc.owner,
+                workspace=svc.workspace,
+                infer_type=svc.infer_type,
+                auth_type=svc.auth_type.value,
+                lb_policy=svc.lb_policy.value,
+                tags=dict(svc.tags),
+                desired_state=svc.desired_state.value,
+                key_ciphertext=key_ciphertext,
+                status=svc.status.value,
+                status_reason=svc.status_reason,
+                progress=svc.progress,
+                invocation_count=0,
+                failure_count=0,
+                stop_at=svc.stop_at,
+                transition_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await self.s.flush()
+        for d in svc.deployments:
+            row = t.DeploymentRow(
+                id=d.id,
+                service_id=svc.id,
+                status=d.status.value,
+                status_reason="",
+                ready_replicas=0,
+                ever_ready=False,
+                created_at=now,
+                updated_at=now,
+            )
+            mapping.fill_deployment_spec(row, d)
+            self.s.add(row)
+        await self.s.flush()
+
+    async def _row(self, project_id: str | None, service_id: str) -> t.ServiceRow:
+        row = await self.s.get(t.ServiceRow, service_id)
+        if row is None or (project_id is not None and row.project_id != project_id):
+            raise NotFound("service", service_id)
+        return row
+
+    async def _deployments(self, ids: Sequence[str]) -> dict[str, list[t.DeploymentRow]]:
+        out: dict[str, list[t.DeploymentRow]] = {i: [] for i in ids}
+        if ids:
+            stmt = select(t.DeploymentRow).where(t.DeploymentRow.service_id.in_(ids))
+            for d in (await self.s.execute(stmt)).scalars():
+                out[d.service_id].append(d)
+        return out
+
+    async def get(self, project_id: str | None, service_id: str) -> Service:
+        """A service by id; `project_id=None` looks across projects (controller, gateway)."""
+        row = await self._row(project_id, service_id)
+        deps = await self._deployments([row.id])
+        return mapping.service(row, deps[row.id])
+
+    async def list(self, project_id: str, query: ListQuery) -> tuple[Sequence[Service], int]:
+        stmt = select(t.ServiceRow).where(t.ServiceRow.project_id == project_id)
+        rows, total = await compile.run(self.s, stmt, query, FIELDS, t.ServiceRow.id)
+        deps = await self._deployments([r.id for r in rows])
+        return [mapping.service(r, deps[r.id]) for r in rows], total
+
+    async def all(self) -> Sequence[Service]:
+        rows = (await self.s.execute(select(t.ServiceRow).order_by(t.ServiceRow.id))).scalars()
+        services = list(rows)
+        deps = await self._deployments([r.id for r in services])
+        return [mapping.service(r, deps[r.id]) for r in services]
+
+    async def update_spec(self, svc: Service) -> Service:
+        """Write the user-owned fields of `svc`; `svc.revision` is the revision it was read at."""
+        row = await self._row(svc.project_id, svc.id)
+        if row.revision != svc.revision:
+            raise Conflict(
+                f"service {svc.id} is at revision {row.revision}, not {svc.revision}; read it again"
+            )
+        now = datetime.now(UTC)
+        row.name = svc.name
+        row.description = svc.description
+        row.owner = svc.owner
+        row.workspace = svc.workspace
+        row.infer_type = svc.infer_type
+        row.auth_type = svc.auth_type.value
+        row.lb_policy = svc.lb_policy.value
+        row.tags = dict(svc.tags)
+        row.desired_state = svc.desired_state.value
+        row.stop_at = svc.stop_at
+        row.updated_at = now
+        existing = {d.id: d for d in (await self._deployments([svc.id]))[svc.id]}
+        for d in svc.deployments:
+            drow = existing.pop(d.id, None)
+            if drow is None:
+                drow = t.DeploymentRow(
+                    id=d.id,
+                    service_id=svc.id,
+                    status=d.status.value,
+                    status_reason="",
+                    ready_replicas=0,
+                    ever_ready=False,
+                    created_at=now,
+                )
+                self.s.add(drow)
+            mapping.fill_deployment_spec(drow, d)
+            drow.updated_at = now
+        for gone in existing.values():
+            await self.s.delete(gone)
+        await self.s.flush()
+        return await self.get(svc.project_id, svc.id)
+
+    async def key_ciphertext(self, project_id: str | None, service_id: str) -> str:
+        return (await self._row(project_id, service_id)).key_ciphertext
+
+    async def set_key(self, project_id: str, service_id: str, ciphertext: str) -> None:
+        row = await self._row(project_id, service_id)
+        row.key_ciphertext = ciphertext
+        row.updated_at = datetime.now(UTC)
+        await self.s.flush()
+
+    async def set_status(self, service_id: str, **values: Any) -> None:
+        await self.s.execute(
+            update(t.ServiceRow).where(t.ServiceRow.id == service_id).values(**values)
+        )
+
+    async def set_deployment_status(self, deployment_id: str, **values: Any) -> None:
+        await self.s.execute(
+            update(t.DeploymentRow).where(t.DeploymentRow.id == deployment_id).values(**values)
+        )
+
+    async def add_counts(self, service_id: str, invocations: int, failures: int) -> None:
+        await self.s.execute(
+            update(t.ServiceRow)
+            .where(t.ServiceRow.id == service_id)
+            .values(
+                invocation_count=t.ServiceRow.invocation_count + invocations,
+                failure_count=t.ServiceRow.failure_count + failures,
+            )
+        )
+
+    async def delete(self, service_id: str) -> None:
+        row = await self.s.get(t.ServiceRow, service_id)
+        if row is not None:
+            await self.s.delete(row)
+            await self.s.flush()

@@ -1,0 +1,195 @@
+"""The database shape: SQLAlchemy 2 typed tables. Only `store/` imports this module."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every database (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON, list[str]: JSON}
+
+
+class ProjectRow(Base):
+    __tablename__ = "projects"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime]
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+
+
+class ModelRow(Base):
+    __tablename__ = "models"
+    __table_args__ = (UniqueConstraint("project_id", "name", "version"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128), index=True)
+    version: Mapped[str] = mapped_column(String(64))
+    framework: Mapped[str] = mapped_column(String(32), index=True)
+    uri: Mapped[str | None] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    __mapper_args__ = {"version_id_col": revision}
+
+
+class RuntimeRow(Base):
+    __tablename__ = "runtimes"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128), index=True)
+    framework: Mapped[str] = mapped_column(String(32))
+    command: Mapped[list[str]]
+    health_path: Mapped[str] = mapped_column(String(256))
+    env: Mapped[dict[str, Any]]
+    request_cpu: Mapped[float] = mapped_column(Float)
+    request_memory: Mapped[int] = mapped_column(Integer)
+    gpu: Mapped[int] = mapped_column(Integer)
+    supports_distributed: Mapped[bool] = mapped_column(Boolean)
+    readme: Mapped[str] = mapped_column(Text)
+    system: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    __mapper_args__ = {"version_id_col": revision}
+
+
+class ServiceRow(Base):
+    __tablename__ = "services"
+    __table_args__ = (
+        UniqueConstraint("project_id", "name"),
+        Index("ix_services_project_created", "project_id", "created_at"),
+        Index("ix_services_project_status", "project_id", "status"),
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(128))
+    workspace: Mapped[str] = mapped_column(String(64))
+    infer_type: Mapped[str] = mapped_column(String(32))
+    auth_type: Mapped[str] = mapped_column(String(16))
+    lb_policy: Mapped[str] = mapped_column(String(32))
+    tags: Mapped[dict[str, Any]]
+    desired_state: Mapped[str] = mapped_column(String(16))
+    key_ciphertext: Mapped[str] = mapped_column(Text)
+    # derived by the controller; written without bumping `revision`
+    status: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str] = mapped_column(Text)
+    progress: Mapped[int] = mapped_column(Integer)
+    invocation_count: Mapped[int] = mapped_column(Integer)
+    failure_count: Mapped[int] = mapped_column(Integer)
+    stop_at: Mapped[datetime | None]
+    transition_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    revision: Mapped[int] = mapped_column(Integer)
+    __mapper_args__ = {"version_id_col": revision}
+
+
+class DeploymentRow(Base):
+    __tablename__ = "deployments"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    service_id: Mapped[str] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), index=True
+    )
+    model_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    runtime_id: Mapped[str] = mapped_column(String(32))
+    version: Mapped[str] = mapped_column(String(64))
+    weight: Mapped[int] = mapped_column(Integer)
+    replicas: Mapped[int] = mapped_column(Integer)
+    cpu: Mapped[float] = mapped_column(Float)
+    memory: Mapped[int] = mapped_column(Integer)
+    gpu: Mapped[int] = mapped_column(Integer)
+    env: Mapped[dict[str, Any]]
+    command: Mapped[list[str] | None] = mapped_column(JSON)
+    health_path: Mapped[str | None] = mapped_column(String(256))
+    max_surge: Mapped[int] = mapped_column(Integer)
+    max_unavailable: Mapped[int] = mapped_column(Integer)
+    grace_period: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str] = mapped_column(Text)
+    ready_replicas: Mapped[int] = mapped_column(Integer)
+    ever_ready: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ReplicaRow(Base):
+    __tablename__ = "replicas"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    deployment_id: Mapped[str] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), index=True
+    )
+    backend: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    node: Mapped[str] = mapped_column(String(255))
+    address: Mapped[str | None] = mapped_column(String(255))
+    handle: Mapped[str | None] = mapped_column(String(255))
+    restarts: Mapped[int] = mapped_column(Integer)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime | None]
+    ready_at: Mapped[datetime | None]
+    next_start_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_service_at", "service_id", "at"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(32), index=True)
+    object_kind: Mapped[str] = mapped_column(String(16))
+    object_id: Mapped[str] = mapped_column(String(32))
+    service_id: Mapped[str] = mapped_column(String(32))
+    type: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
