@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelport.backends.base import Backend, LaunchSpec
+from modelport.backends.base import Backend, LaunchSpec, latest_attempt
 from modelport.backends.fake import FakeBackend
 from modelport.domain.ids import DeploymentId, ReplicaId, ServiceId
 
@@ -41,5 +41,5 @@ async def test_crash_and_failed_start() -> None:
     observed = await backend.observe(second.handle)
     assert not observed.alive
     assert observed.exit_code == 1
-    assert await backend.logs(ReplicaId("rep-2")) == "boom: bad model"
+    assert latest_attempt(await backend.logs(ReplicaId("rep-2"))) == "boom: bad model"
     assert not (await backend.observe("unknown")).alive

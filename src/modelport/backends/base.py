@@ -24,6 +24,15 @@ from typing import Protocol
 from modelport.domain.ids import DeploymentId, ReplicaId, ServiceId
 from modelport.domain.resources import Resources
 
+START_MARKER = "--- modelport: replica starting ---"
+"""A backend writes this line to a replica's log before each start, so the controller can tell
+the output of the latest attempt from that of earlier ones (`latest_attempt`)."""
+
+
+def latest_attempt(log: str) -> str:
+    """The part of a log tail written since the replica's last start."""
+    return log.rsplit(START_MARKER, 1)[-1].lstrip("\n")
+
 
 @dataclass(frozen=True, slots=True)
 class LaunchSpec:

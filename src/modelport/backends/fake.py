@@ -10,7 +10,13 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from modelport.backends.base import Discovered, LaunchSpec, Observation, Placement
+from modelport.backends.base import (
+    START_MARKER,
+    Discovered,
+    LaunchSpec,
+    Observation,
+    Placement,
+)
 from modelport.domain.ids import ReplicaId
 from modelport.domain.resources import Resources
 
@@ -45,6 +51,7 @@ class FakeBackend:
         port = next(self._ports)
         handle = f"fake:{spec.replica_id}:{port}"
         proc = _FakeProcess(spec, handle, f"127.0.0.1:{port}", ready=self.auto_ready)
+        proc.log.append(START_MARKER)
         if self._fail_next is not None:
             proc.alive, proc.exit_code = False, 1
             proc.log.append(self._fail_next)

@@ -30,7 +30,13 @@ from pathlib import Path
 # types-psutil (a dev dependency) types psutil; without it, psutil is Any here.
 import psutil  # type: ignore[import-untyped, unused-ignore]
 
-from modelport.backends.base import Discovered, LaunchSpec, Observation, Placement
+from modelport.backends.base import (
+    START_MARKER,
+    Discovered,
+    LaunchSpec,
+    Observation,
+    Placement,
+)
 from modelport.domain.errors import Invalid, PermanentError
 from modelport.domain.ids import DeploymentId, ReplicaId
 from modelport.domain.resources import Resources
@@ -104,6 +110,7 @@ class LocalBackend:
             ENV_SERVICE_ID: spec.service_id,
             ENV_BACKEND_HOME: self._home,
         }
+        _append_log(log_path, START_MARKER)
         log_fd = _open_log(log_path)
         try:
             proc = await asyncio.create_subprocess_exec(

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from modelport.backends.base import Backend, LaunchSpec
+from modelport.backends.base import Backend, LaunchSpec, latest_attempt
 from modelport.controller.apply import Applier, Context, event
 from modelport.controller.clock import Clock
 from modelport.controller.plan import Desired, Note, Seen, plan
@@ -190,7 +190,7 @@ class Controller:
             obs = await self.backend.observe(r.handle)
             alive, code = obs.alive, obs.exit_code
         if not alive:
-            tail = await self.backend.logs(r.id, LOG_TAIL_LINES)
+            tail = latest_attempt(await self.backend.logs(r.id, LOG_TAIL_LINES))
             return Seen(r, alive=False, exit_code=code, log_tail=tail)
         healthy = None
         if r.state != ReplicaState.STOPPING and r.address:

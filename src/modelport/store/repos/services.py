@@ -80,20 +80,7 @@ class ServicesRepo:
             )
         )
         await self.s.flush()
-        for d in svc.deployments:
-            row = t.DeploymentRow(
-                id=d.id,
-                service_id=svc.id,
-                status=d.status.value,
-                status_reason="",
-                ready_replicas=0,
-                ever_ready=False,
-                created_at=now,
-                updated_at=now,
-            )
-            mapping.fill_deployment_spec(row, d)
-            self.s.add(row)
-        await self.s.flush()
+        await self._put_deployments(svc, {}, now)
 
     async def _row(self, project_id: str | None, service_id: str) -> t.ServiceRow:
         row = await self.s.get(t.ServiceRow, service_id)
@@ -147,10 +134,17 @@ class ServicesRepo:
         row.stop_at = svc.stop_at
         row.updated_at = now
         existing = {d.id: d for d in (await self._deployments([svc.id]))[svc.id]}
+        await self._put_deployments(svc, existing, now)
+        return await self.get(svc.project_id, svc.id)
+
+    async def _put_deployments(
+        self, svc: Service, existing: dict[str, t.DeploymentRow], now: datetime
+    ) -> None:
+        """Make the deployment rows of `svc` match its spec: add, update, delete."""
         for d in svc.deployments:
-            drow = existing.pop(d.id, None)
-            if drow is None:
-                drow = t.DeploymentRow(
+            row = existing.pop(d.id, None)
+            if row is None:
+                row = t.DeploymentRow(
                     id=d.id,
                     service_id=svc.id,
                     status=d.status.value,
@@ -159,13 +153,12 @@ class ServicesRepo:
                     ever_ready=False,
                     created_at=now,
                 )
-                self.s.add(drow)
-            mapping.fill_deployment_spec(drow, d)
-            drow.updated_at = now
+                self.s.add(row)
+            mapping.fill_deployment_spec(row, d)
+            row.updated_at = now
         for gone in existing.values():
             await self.s.delete(gone)
         await self.s.flush()
-        return await self.get(svc.project_id, svc.id)
 
     async def key_ciphertext(self, project_id: str | None, service_id: str) -> str:
         return (await self._row(project_id, service_id)).key_ciphertext
