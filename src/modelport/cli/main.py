@@ -37,14 +37,14 @@ def root(
         str | None,
         typer.Option(
             envvar="MODELPORT_URL",
-            help="Server URL [default: from MODELPORT_HOME/credentials, else http://HOST:PORT].",
+            help="Server URL (default: from MODELPORT_HOME/credentials, else http://HOST:PORT).",
         ),
     ] = None,
     api_key: Annotated[
         str | None,
         typer.Option(
             envvar="MODELPORT_API_KEY",
-            help="API key [default: from MODELPORT_HOME/credentials].",
+            help="API key (default: from MODELPORT_HOME/credentials).",
             show_default=False,
         ),
     ] = None,

@@ -26,15 +26,15 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 def serve(
     ctx: typer.Context,
     host: Annotated[
-        str | None, typer.Option(help="Address to listen on [default: MODELPORT_HOST].")
+        str | None, typer.Option(help="Address to listen on (default: MODELPORT_HOST).")
     ] = None,
     port: Annotated[
-        int | None, typer.Option(help="Port to listen on [default: MODELPORT_PORT].")
+        int | None, typer.Option(help="Port to listen on (default: MODELPORT_PORT).")
     ] = None,
     demo: Annotated[
         bool | None,
         typer.Option(
-            "--demo/--no-demo", help="Deploy the iris demo service [default: MODELPORT_DEMO]."
+            "--demo/--no-demo", help="Deploy the iris demo service (default: MODELPORT_DEMO)."
         ),
     ] = None,
 ) -> None:

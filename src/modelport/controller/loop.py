@@ -280,8 +280,7 @@ class Controller:
                     await tx.events.add(event(svc.project_id, svc.id, note, now))
                 return
         got = derive.service_status(parts)
-        desired = sum(d.replicas for d in svc.deployments) if svc.desired_state == "running" else 0
-        progress = derive.progress(desired, got.ready)
+        progress = derive.progress(svc.desired_replicas, got.ready)
         if (got.status, got.reason, progress) == (svc.status, svc.status_reason, svc.progress):
             return
         async with self.store.write() as tx:
