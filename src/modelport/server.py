@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from modelport import demo
+from modelport.api import dialects
 from modelport.api.app import build_api
 from modelport.api.deps import ApiContext
 from modelport.backends.local import LocalBackend
@@ -177,7 +178,8 @@ async def stop(stack: Stack, loop_task: asyncio.Task[None] | None) -> None:
 
 def build(settings: Settings) -> Starlette:
     stack = build_stack(settings)
-    api = build_api(ApiContext(stack.store, stack.ops, stack.base_url))
+    ctx = ApiContext(stack.store, stack.ops, stack.base_url, stack.ops.cipher)
+    api = build_api(ctx)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -193,7 +195,11 @@ def build(settings: Settings) -> Starlette:
             await stop(stack, task)
 
     app = Starlette(
-        routes=[Mount("/api/v1", app=api), Mount("/services", app=stack.gateway.app())],
+        routes=[
+            Mount("/api/v1", app=api),
+            Mount("/services", app=stack.gateway.app()),
+            *dialects.routes(ctx),
+        ],
         lifespan=lifespan,
     )
     app.state.stack = stack

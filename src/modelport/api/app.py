@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from modelport import __version__
 from modelport.api import errors
 from modelport.api.deps import ApiContext
-from modelport.api.routes import events, models, runtimes, services
+from modelport.api.routes import credentials, events, models, runtimes, services
 
 
 def build_api(ctx: ApiContext) -> FastAPI:
@@ -21,7 +21,8 @@ def build_api(ctx: ApiContext) -> FastAPI:
     )
     app.state.ctx = ctx
     errors.install(app)
-    for r in (models.router, runtimes.router, services.router, events.router):
+    routers = (models, runtimes, services, events, credentials)
+    for r in (m.router for m in routers):
         app.include_router(r)
 
     @app.get("/healthz", tags=["system"], operation_id="system-health")

@@ -11,6 +11,7 @@ from modelport.domain.auth import Principal
 from modelport.domain.errors import Invalid
 from modelport.query.ast import Cond, ListQuery, Op, Sort, all_of
 from modelport.services import auth
+from modelport.services.secrets import Cipher
 from modelport.services.services import ServiceOps
 from modelport.store import Store
 
@@ -20,6 +21,7 @@ class ApiContext:
     store: Store
     ops: ServiceOps
     base_url: str
+    cipher: Cipher
 
 
 def context(request: Request) -> ApiContext:

@@ -28,6 +28,7 @@ PREFIXES = {
     "replica": "rep",
     "event": "evt",
     "api_key": "key",
+    "user": "usr",
 }
 
 

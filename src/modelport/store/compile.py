@@ -18,8 +18,17 @@ from modelport.domain.errors import Invalid
 from modelport.query.ast import And, Cond, Filter, ListQuery, Not, Op, Or
 
 Column = ColumnElement[Any] | InstrumentedAttribute[Any]
-# a field is a column, or a function building a condition (for fields in other tables)
-Field = Column | Callable[[Op, Any], ColumnElement[bool]]
+
+
+class Keyed:
+    """A family of fields named `prefix:<key>` (e.g. `tag:team`), registered as `prefix:`."""
+
+    def __init__(self, build: Callable[[str, Op, Any], ColumnElement[bool]]) -> None:
+        self.build = build
+
+
+# a field is a column, a function building a condition (for fields in other tables), or keyed
+Field = Column | Callable[[Op, Any], ColumnElement[bool]] | Keyed
 
 
 def condition(flt: Filter, fields: Mapping[str, Field]) -> ColumnElement[bool]:
@@ -34,8 +43,15 @@ def condition(flt: Filter, fields: Mapping[str, Field]) -> ColumnElement[bool]:
 
 def _cond(c: Cond, fields: Mapping[str, Field]) -> ColumnElement[bool]:
     target = fields.get(c.field)
+    prefix, _, key = c.field.partition(":")
+    if target is None and key and isinstance(fields.get(prefix + ":"), Keyed):
+        keyed = fields[prefix + ":"]
+        assert isinstance(keyed, Keyed)
+        return keyed.build(key, c.op, c.value)
     if target is None:
         raise Invalid(c.field, f"cannot filter on {c.field!r}; fields: {', '.join(sorted(fields))}")
+    if isinstance(target, Keyed):
+        raise Invalid(c.field, f"name a key: {c.field}<key>")
     if isinstance(target, ColumnElement | InstrumentedAttribute):
         return compare(target, c.op, c.value)
     return target(c.op, c.value)
@@ -91,7 +107,7 @@ async def run(
     order: list[Any] = []
     for key in query.sort:
         col = fields.get(key.field)
-        if col is None or isinstance(col, FunctionType):
+        if col is None or isinstance(col, FunctionType | Keyed):
             raise Invalid("sort", f"cannot sort by {key.field!r}")
         order.append(col.desc() if key.descending else col.asc())  # type: ignore[union-attr]
     order.append(tiebreak)

@@ -63,6 +63,58 @@ class ApiKeyRow(Base):
     expires_at: Mapped[datetime | None]
 
 
+class UserRow(Base):
+    """A person who logs in (ZStack sessions, IAM tokens). `password_hash` is scrypt over the
+    SHA-512 hex digest of the password, so both plain and pre-hashed (ZStack) logins verify."""
+
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class AccessKeyRow(Base):
+    """An access key pair for request signatures; the secret is encrypted, not hashed, because
+    verifying a signature needs it."""
+
+    __tablename__ = "access_keys"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    secret_ciphertext: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+
+
+class SessionRow(Base):
+    """A login session or token; only the SHA-256 of the token is stored."""
+
+    __tablename__ = "sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ServiceTagRow(Base):
+    """Service tags, one row per key, so tag filters run in SQL on an index."""
+
+    __tablename__ = "service_tags"
+    __table_args__ = (Index("ix_service_tags_key_value", "key", "value"),)
+    service_id: Mapped[str] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+
+
 class ModelRow(Base):
     __tablename__ = "models"
     __table_args__ = (UniqueConstraint("project_id", "name", "version"),)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelport.store.repos.auth import ApiKeysRepo, ProjectsRepo
+from modelport.store.repos.credentials import AccessKeysRepo, SessionsRepo, UsersRepo
 from modelport.store.repos.events import EventsRepo
 from modelport.store.repos.models import ModelsRepo, RuntimesRepo
 from modelport.store.repos.replicas import ReplicasRepo
@@ -16,6 +17,9 @@ class Tx:
         self.session = session
         self.projects = ProjectsRepo(session)
         self.api_keys = ApiKeysRepo(session)
+        self.users = UsersRepo(session)
+        self.access_keys = AccessKeysRepo(session)
+        self.sessions = SessionsRepo(session)
         self.models = ModelsRepo(session)
         self.runtimes = RuntimesRepo(session)
         self.services = ServicesRepo(session)

@@ -20,6 +20,14 @@ class ProjectsRepo:
         row = (await self.s.execute(select(t.ProjectRow).where(t.ProjectRow.name == name))).scalar()
         return mapping.project(row) if row else None
 
+    async def get(self, project_id: str) -> Project | None:
+        row = await self.s.get(t.ProjectRow, project_id)
+        return mapping.project(row) if row else None
+
+    async def all(self) -> list[Project]:
+        rows = await self.s.execute(select(t.ProjectRow).order_by(t.ProjectRow.created_at))
+        return [mapping.project(r) for r in rows.scalars()]
+
     async def add(self, project: Project) -> None:
         self.s.add(t.ProjectRow(id=project.id, name=project.name, created_at=project.created_at))
         await self.s.flush()

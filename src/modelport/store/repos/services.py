@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, select, update
+from sqlalchemy import ColumnElement, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelport.domain.errors import Conflict, NotFound
@@ -27,7 +27,19 @@ def _model_id(op: Op, value: Any) -> ColumnElement[bool]:
     return exists().where(t.DeploymentRow.service_id == t.ServiceRow.id, cond)
 
 
+def _tag(key: str, op: Op, value: Any) -> ColumnElement[bool]:
+    cond = compile.compare(t.ServiceTagRow.value, op, value)
+    if op == Op.IS_NULL:  # no such tag
+        return ~exists().where(
+            t.ServiceTagRow.service_id == t.ServiceRow.id, t.ServiceTagRow.key == key
+        )
+    return exists().where(
+        t.ServiceTagRow.service_id == t.ServiceRow.id, t.ServiceTagRow.key == key, cond
+    )
+
+
 FIELDS: dict[str, compile.Field] = {
+    "tag:": compile.Keyed(_tag),
     "id": t.ServiceRow.id,
     "name": t.ServiceRow.name,
     "description": t.ServiceRow.description,
@@ -81,6 +93,7 @@ class ServicesRepo:
         )
         await self.s.flush()
         await self._put_deployments(svc, {}, now)
+        await self._put_tags(svc)
 
     async def _row(self, project_id: str | None, service_id: str) -> t.ServiceRow:
         row = await self.s.get(t.ServiceRow, service_id)
@@ -135,7 +148,15 @@ class ServicesRepo:
         row.updated_at = now
         existing = {d.id: d for d in (await self._deployments([svc.id]))[svc.id]}
         await self._put_deployments(svc, existing, now)
+        await self._put_tags(svc)
         return await self.get(svc.project_id, svc.id)
+
+    async def _put_tags(self, svc: Service) -> None:
+        await self.s.execute(delete(t.ServiceTagRow).where(t.ServiceTagRow.service_id == svc.id))
+        self.s.add_all(
+            t.ServiceTagRow(service_id=svc.id, key=k, value=v) for k, v in svc.tags.items()
+        )
+        await self.s.flush()
 
     async def _put_deployments(
         self, svc: Service, existing: dict[str, t.DeploymentRow], now: datetime

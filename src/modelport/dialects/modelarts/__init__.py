@@ -1,0 +1,1 @@
+"""The modelarts dialect: pure translation (being built)."""

@@ -1,0 +1,1 @@
+"""The tione dialect: pure translation (being built)."""

@@ -1,0 +1,1 @@
+"""The ucloud dialect: pure translation (being built)."""

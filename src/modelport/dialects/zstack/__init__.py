@@ -1,0 +1,1 @@
+"""The zstack dialect: pure translation (being built)."""
