@@ -2,7 +2,8 @@
 
 Owns `app` (the typer root) and `main()` (the console-script entry point named in
 `pyproject.toml`). The root callback stores `--url`, `--api-key` and `--output` in the
-context for every command; the commands live in `serve`, `models` and `services`.
+context for every command; the commands live in `serve`, `models`, `services` and
+`credentials`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Annotated
 import typer
 
 from modelport import __version__
-from modelport.cli import models, serve, services
+from modelport.cli import credentials, models, serve, services
 from modelport.cli.output import Cli, Format
 
 app = typer.Typer(
@@ -68,6 +69,9 @@ app.command("invoke")(services.invoke)
 app.command("logs")(services.logs)
 app.add_typer(models.app, name="models")
 app.add_typer(services.app, name="services")
+app.add_typer(credentials.projects, name="projects")
+app.add_typer(credentials.keys, name="keys")
+app.add_typer(credentials.users, name="users")
 
 
 def main() -> None:

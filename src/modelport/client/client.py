@@ -450,6 +450,43 @@ class Client:
         params = _params({"replica": replica, "tail": tail})
         return self._call("GET", f"/services/{service_id}/logs", params=params)
 
+    # -- credentials ------------------------------------------------------------------------
+    def create_project(self, name: str) -> JSON:
+        """A new project and an admin API key of it, shown once: `{"project", "api_key"}`.
+
+        Only the admin of the default project may create projects.
+        """
+        return self._call("POST", "/projects", json_body={"name": name})
+
+    def list_projects(self) -> JSON:
+        return self._call("GET", "/projects")
+
+    def create_access_key(self, project_id: str | None = None, admin: bool = True) -> JSON:
+        """An access key for the clouds' signed APIs: `{"access_key_id", "access_key_secret",
+        "project_id"}`; the secret can be read back only here. In the caller's project unless
+        `project_id` names another one (installation admin only)."""
+        body = _drop_none({"project_id": project_id, "admin": admin})
+        return self._call("POST", "/access-keys", json_body=body)
+
+    def list_access_keys(self) -> JSON:
+        return self._call("GET", "/access-keys")
+
+    def delete_access_key(self, key_id: str) -> None:
+        self._send("DELETE", f"{API_PREFIX}/access-keys/{key_id}")
+
+    def create_user(
+        self,
+        name: str,
+        password: str,
+        project_id: str | None = None,
+        admin: bool = False,
+    ) -> JSON:
+        """A user who logs in with `password` (the ZStack and IAM login APIs)."""
+        body = _drop_none(
+            {"name": name, "password": password, "project_id": project_id, "admin": admin}
+        )
+        return self._call("POST", "/users", json_body=body)
+
     # -- data plane -------------------------------------------------------------------------
     def invoke(
         self,

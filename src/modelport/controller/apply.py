@@ -60,7 +60,7 @@ class Applier:
                         await tx.events.add(event(ctx.project_id, ctx.service_id, action, now))
         for action in plan.actions:
             if isinstance(action, Stop) and action.replica.handle:
-                self._stop(action.replica, ctx.grace_period)
+                self.stop(action.replica, ctx.grace_period)
         started = [a.replica for a in plan.actions if isinstance(a, Start)]
         results = await asyncio.gather(*(self._start(r, ctx, now) for r in started))
         if started:
@@ -89,7 +89,8 @@ class Applier:
             )
         return replace(r, handle=placed.handle, address=placed.address, node=placed.node)
 
-    def _stop(self, r: Replica, grace_period: float) -> None:
+    def stop(self, r: Replica, grace_period: float) -> None:
+        """Stop `r`'s process in the background (SIGTERM, grace period, kill)."""
         if r.id in self.stopping or r.handle is None:
             return
         task = asyncio.create_task(self.backend.stop(r.handle, grace_period))

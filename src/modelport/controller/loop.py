@@ -126,6 +126,7 @@ class Controller:
                 )
                 free = out.free
                 outcomes[svc.id].append(out)
+        await self._reap_orphans(world, seen)
         # the gateway learns of new ready replicas before any status says `running`
         if self.on_pass is not None:
             await self.on_pass()
@@ -253,6 +254,23 @@ class Controller:
                 ready_replicas=got.ready,
                 ever_ready=out.ever_ready,
             )
+
+    async def _reap_orphans(self, world: _World, seen: dict[str, list[Seen]]) -> None:
+        """Stop the replicas whose deployment was removed; drop their rows once stopped."""
+        known = {d.id for s in world.services for d in s.deployments}
+        for dep_id in [d for d in world.replicas if d not in known]:
+            gone = []
+            for s in seen.get(dep_id, []):
+                r = s.replica
+                if s.alive and r.handle and r.id not in self.applier.stopping:
+                    self.applier.stop(r, grace_period=10.0)
+                elif not s.alive and r.id not in self.applier.stopping:
+                    gone.append(r.id)
+            if gone:
+                async with self.store.write() as tx:
+                    for rid in gone:
+                        await tx.replicas.delete(rid)
+            world.replicas[dep_id] = [r for r in world.replicas[dep_id] if r.id not in gone]
 
     def _launch_spec(self, svc: Service, dep: Deployment, world: _World, r: Replica) -> LaunchSpec:
         runtime = world.runtimes[dep.runtime_id]

@@ -276,6 +276,70 @@ class ServiceOps:
             who, service_id, revision, change, "Scaled", f"scaled to {replicas} replicas"
         )
 
+    async def set_weights(
+        self,
+        who: Principal,
+        service_id: str,
+        weights: dict[str, int],
+        revision: int | None = None,
+    ) -> Service:
+        """Set the traffic weight of some deployments (0-100 each); the others keep theirs."""
+        for dep_id, weight in weights.items():
+            if not 0 <= weight <= 100:
+                raise Invalid(f"weights.{dep_id}", "must be between 0 and 100")
+
+        def change(s: Service) -> Service:
+            unknown = set(weights) - {d.id for d in s.deployments}
+            if unknown:
+                raise Invalid("weights", f"no deployment {sorted(unknown)[0]!r} in this service")
+            deps = tuple(replace(d, weight=weights.get(d.id, d.weight)) for d in s.deployments)
+            return replace(s, deployments=deps)
+
+        return await self._change(
+            who, service_id, revision, change, "Reweighted", f"weights set: {weights}"
+        )
+
+    async def add_deployment(
+        self, who: Principal, service_id: str, spec: DeploymentSpec
+    ) -> tuple[Service, Deployment]:
+        """Add one deployment (e.g. a new model version) to a service; returns both."""
+        now = datetime.now(UTC)
+        async with self.store.write() as tx:
+            current = await tx.services.get(who.project_id, service_id)
+            if current.desired_state == DesiredState.DELETED:
+                raise Conflict(f"service {service_id} is being deleted")
+            if len(current.deployments) >= 8:
+                raise Invalid("deployments", "at most 8 deployments")
+            dep = await self._deployment(tx, who, current.id, "deployment", spec, now)
+            updated = await tx.services.update_spec(
+                replace(current, deployments=(*current.deployments, dep))
+            )
+            await _note(tx, updated, "DeploymentAdded", f"deployment {dep.id} added")
+        self.wake()
+        return updated, next(d for d in updated.deployments if d.id == dep.id)
+
+    async def remove_deployment(
+        self, who: Principal, service_id: str, deployment_id: str
+    ) -> Service:
+        """Remove one deployment; its replicas are stopped. The last one cannot be removed
+        (delete the service instead)."""
+
+        def change(s: Service) -> Service:
+            if deployment_id not in {d.id for d in s.deployments}:
+                raise NotFound("deployment", deployment_id)
+            if len(s.deployments) == 1:
+                raise Conflict("a service keeps at least one deployment; delete the service")
+            return replace(s, deployments=tuple(d for d in s.deployments if d.id != deployment_id))
+
+        return await self._change(
+            who,
+            service_id,
+            None,
+            change,
+            "DeploymentRemoved",
+            f"deployment {deployment_id} removed",
+        )
+
     async def stop(self, who: Principal, service_id: str) -> Service:
         return await self._change(
             who,

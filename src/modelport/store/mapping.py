@@ -185,7 +185,7 @@ def service(row: t.ServiceRow, deployments: Sequence[t.DeploymentRow]) -> Servic
 def replica(row: t.ReplicaRow) -> Replica:
     return Replica(
         id=ReplicaId(row.id),
-        deployment_id=DeploymentId(row.deployment_id),
+        deployment_id=DeploymentId(row.deployment_id or ""),  # "": its deployment is gone
         backend=row.backend,
         state=ReplicaState(row.state),
         node=row.node,

@@ -214,10 +214,13 @@ class DeploymentRow(Base):
 
 
 class ReplicaRow(Base):
+    """A replica; it outlives its deployment's row (`deployment_id` becomes NULL) until the
+    controller has stopped its process, so removing a deployment never leaves an orphan."""
+
     __tablename__ = "replicas"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    deployment_id: Mapped[str] = mapped_column(
-        ForeignKey("deployments.id", ondelete="CASCADE"), index=True
+    deployment_id: Mapped[str | None] = mapped_column(
+        ForeignKey("deployments.id", ondelete="SET NULL"), index=True
     )
     backend: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16))

@@ -172,7 +172,7 @@ def upgrade() -> None:
     op.create_table(
         "replicas",
         sa.Column("id", sa.String(length=32), nullable=False),
-        sa.Column("deployment_id", sa.String(length=32), nullable=False),
+        sa.Column("deployment_id", sa.String(length=32), nullable=True),
         sa.Column("backend", sa.String(length=32), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("node", sa.String(length=255), nullable=False),
@@ -185,7 +185,7 @@ def upgrade() -> None:
         sa.Column("ready_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("next_start_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["deployment_id"], ["deployments.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["deployment_id"], ["deployments.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("replicas", schema=None) as batch_op:
