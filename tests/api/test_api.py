@@ -162,3 +162,20 @@ async def test_service_key_read_and_rotate(api: httpx.AsyncClient) -> None:
     rotated = (await api.post(f"/services/{sid}/key/rotate")).json()["key"]
     assert key != rotated
     assert (await api.get(f"/services/{sid}/key")).json()["key"] == rotated
+
+
+async def test_tag_filters(api: httpx.AsyncClient) -> None:
+    await api.post("/services", json=service("a", tags={"team": "search", "tier": "gold"}))
+    await api.post("/services", json=service("b", tags={"team": "ads"}))
+    await api.post("/services", json=service("c"))
+    page = (await api.get("/services", params={"tag:team": "search"})).json()
+    assert [s["name"] for s in page["data"]] == ["a"]
+    page = (await api.get("/services", params={"tag:team": "search,ads", "sort": "name"})).json()
+    assert [s["name"] for s in page["data"]] == ["a", "b"]
+    assert (await api.get("/services", params={"tag:tier": "silver"})).json()["total"] == 0
+    assert_error(await api.get("/services", params={"tag:": "x"}), 400, "invalid", "tag:")
+    # tags are rewritten with the service
+    sid = (await api.get("/services", params={"name": "b"})).json()["data"][0]["id"]
+    await api.patch(f"/services/{sid}", json={"tags": {"team": "search"}})
+    page = (await api.get("/services", params={"tag:team": "search", "sort": "name"})).json()
+    assert [s["name"] for s in page["data"]] == ["a", "b"]

@@ -238,9 +238,7 @@ async def test_the_installation_admin_creates_projects(
 
 
 @pytest.mark.parametrize("name", ["", "has space", "-dash"])
-async def test_a_bad_project_name_is_invalid(
-    store: Store, principal: Principal, name: str
-) -> None:
+async def test_a_bad_project_name_is_invalid(store: Store, principal: Principal, name: str) -> None:
     with pytest.raises(Invalid) as caught:
         await credentials.create_project(store, principal, name)
     assert caught.value.field == "name"

@@ -44,13 +44,16 @@ PAGING = {"limit", "offset", "sort"}
 
 
 def list_query(request: Request, fields: set[str], default_sort: str = "-created_at") -> ListQuery:
-    """`?limit=&offset=&sort=-created_at,name&<field>=<value>[,<value>…]` → `ListQuery`."""
+    """`?limit=&offset=&sort=-created_at,name&<field>=<value>[,<value>…]` → `ListQuery`.
+
+    A field registered as `prefix:` (e.g. `tag:`) stands for a family: `tag:team=search`."""
     params = request.query_params
     conds = []
     for key in params:
         if key in PAGING:
             continue
-        if key not in fields:
+        keyed = key.partition(":")[0] + ":"
+        if key not in fields and not (keyed in fields and key != keyed):
             raise Invalid(key, f"unknown filter; filterable fields: {', '.join(sorted(fields))}")
         values = params.getlist(key)
         flat = [v for value in values for v in value.split(",")]

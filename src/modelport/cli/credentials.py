@@ -22,7 +22,9 @@ users = typer.Typer(help="Users who log in with a password.", no_args_is_help=Tr
 
 ProjectOption = Annotated[
     str | None,
-    typer.Option("--project", help="Project id (default: the caller's project).", show_default=False),
+    typer.Option(
+        "--project", help="Project id (default: the caller's project).", show_default=False
+    ),
 ]
 
 

@@ -141,7 +141,7 @@ class Controller:
 
     async def _load(self) -> _World:
         async with self.store.read() as tx:
-            services = await tx.services.all()
+            services = await tx.services.all(settled_too=False)
             replicas: dict[str, list[Replica]] = defaultdict(list)
             for r in await tx.replicas.all():
                 replicas[r.deployment_id].append(r)

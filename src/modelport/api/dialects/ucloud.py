@@ -1,12 +1,95 @@
-"""HTTP handler of the ucloud dialect (being built)."""
+"""UCloud's Action API at `GET /` and `POST /` (requests without `X-TC-Action`).
+
+One request: decode the parameters (query string + form or JSON body), check `Action`,
+`Signature`, `PublicKey`, verify the signature with the access key's secret, then answer
+`GetUMInferService` from the caller's project. Every answer is HTTP 200 with a JSON body and
+an `X-UCLOUD-REQUEST-UUID` header; errors carry a non-zero `RetCode` (spec A.4), never a 500.
+Translation is `modelport.dialects.ucloud`'s; the wire contract is docs/dialects/ucloud.md.
+Called by the root route of `modelport.api.dialects`.
+"""
 
 from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from modelport.api.deps import ApiContext
+from modelport.dialects.ucloud import errors, params, query, render, signature
+from modelport.domain.auth import Principal
+from modelport.domain.errors import ModelportError, NotFound
+from modelport.domain.services import Service
+from modelport.services import credentials, models
+
+log = logging.getLogger(__name__)
+
+REQUEST_ID = "X-UCLOUD-REQUEST-UUID"
 
 
 async def handle(request: Request, ctx: ApiContext) -> Response:
-    return JSONResponse({"error": "the ucloud dialect is not built yet"}, status_code=501)
+    request_id = str(uuid.uuid4())
+    action = ""
+    body: dict[str, Any]
+    try:
+        given = params.decode(
+            request.url.query, await request.body(), request.headers.get("content-type", "")
+        )
+        action = given.get("Action", "")
+        body = await _answer(given, ctx)
+    except errors.UCloudError as err:
+        body = errors.envelope(action, err)
+    except ModelportError as exc:
+        body = errors.envelope(action, errors.from_domain(exc))
+    except Exception:  # the top-level handler: a vendor SDK must get an envelope, not a 500
+        log.exception("ucloud %s failed (request %s)", action or "request", request_id)
+        body = errors.envelope(action, errors.internal())
+    return JSONResponse(body, headers={REQUEST_ID: request_id})
+
+
+async def _answer(given: params.Params, ctx: ApiContext) -> dict[str, Any]:
+    public = params.public(given)
+    key = await credentials.access_key(ctx.store, ctx.cipher, public.public_key)
+    if not signature.verify(given, key.secret):
+        raise errors.bad_signature()
+    who = credentials.principal_of_key(key)
+    if public.action != query.ACTION:
+        raise errors.no_such_action(public.action)
+    asked = query.parse(given, who.project_id)
+    if asked is None:
+        return render.response(public.action, [], 0)
+    services, total = await ctx.ops.list(who, asked)
+    names: dict[str, str] = {}
+    data = [
+        render.service_data(
+            s,
+            base_url=ctx.base_url,
+            model_name=await _model_name(ctx, who, render.model_id(s), names),
+            key=await _key(ctx, who, s),
+        )
+        for s in services
+    ]
+    return render.response(public.action, data, total)
+
+
+async def _model_name(ctx: ApiContext, who: Principal, model_id: str, seen: dict[str, str]) -> str:
+    if not model_id:
+        return ""
+    if model_id not in seen:
+        try:
+            seen[model_id] = (await models.get(ctx.store, who, model_id)).name
+        except NotFound:  # deleted since the list was read
+            seen[model_id] = ""
+    return seen[model_id]
+
+
+async def _key(ctx: ApiContext, who: Principal, service: Service) -> str:
+    """The service key for admin callers; members see ""."""
+    if not who.is_admin:
+        return ""
+    try:
+        return await ctx.ops.key(who, service.id)
+    except NotFound:  # deleted since the list was read
+        return ""

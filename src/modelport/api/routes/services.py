@@ -36,6 +36,7 @@ FIELDS = {
     "lb_policy",
     "desired_state",
     "model_id",
+    "tag:",
 }
 
 

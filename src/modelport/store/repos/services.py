@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelport.domain.errors import Conflict, NotFound
@@ -121,8 +121,15 @@ class ServicesRepo:
         deps = await self._deployments([r.id for r in rows])
         return [mapping.service(r, deps[r.id]) for r in rows], total
 
-    async def all(self) -> Sequence[Service]:
-        rows = (await self.s.execute(select(t.ServiceRow).order_by(t.ServiceRow.id))).scalars()
+    async def all(self, *, settled_too: bool = True) -> Sequence[Service]:
+        """Every service; with `settled_too=False`, not those stopped and at rest (nothing to
+        reconcile there: the controller skips them)."""
+        stmt = select(t.ServiceRow).order_by(t.ServiceRow.id)
+        if not settled_too:
+            stmt = stmt.where(
+                ~and_(t.ServiceRow.desired_state == "stopped", t.ServiceRow.status == "stopped")
+            )
+        rows = (await self.s.execute(stmt)).scalars()
         services = list(rows)
         deps = await self._deployments([r.id for r in services])
         return [mapping.service(r, deps[r.id]) for r in services]
