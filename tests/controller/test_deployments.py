@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from tests.controller.test_loop import COMMAND, World, world
 
 from modelport.backends.fake import FakeBackend
 from modelport.domain.auth import Principal
@@ -12,7 +13,6 @@ from modelport.domain.errors import Conflict, Invalid
 from modelport.services.secrets import Cipher
 from modelport.services.services import DeploymentSpec
 from modelport.store import Store
-from tests.controller.test_loop import COMMAND, World, world
 
 
 @pytest.fixture
