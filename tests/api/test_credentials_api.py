@@ -114,7 +114,8 @@ async def test_a_new_project_sees_none_of_the_default_projects_services(
     api: httpx.AsyncClient,
 ) -> None:
     dep = {"runtime": "command", "command": CMD, "replicas": 0}
-    r = await api.post("/services", json={"name": "web", "deployments": [dep]})
+    body = {"name": "web", "deployments": [dep], "tags": {"team": "a"}}
+    r = await api.post("/services", json=body)
     assert r.status_code == 201, r.text
     svc = r.json()
     made = await new_project(api)
@@ -122,6 +123,9 @@ async def test_a_new_project_sees_none_of_the_default_projects_services(
 
     assert (await api.get("/services")).json()["total"] == 1
     assert (await api.get("/services", headers=theirs)).json() == {"data": [], "total": 0}
+    tagged = {"tag:team": "a"}
+    assert (await api.get("/services", params=tagged)).json()["total"] == 1
+    assert (await api.get("/services", params=tagged, headers=theirs)).json()["total"] == 0
     assert_error(await api.get(f"/services/{svc['id']}", headers=theirs), 404, "not_found")
     r = await api.delete(f"/services/{svc['id']}", headers=theirs)
     assert_error(r, 404, "not_found")

@@ -120,11 +120,13 @@ async def test_the_secret_is_encrypted_at_rest(
 ) -> None:
     made = await credentials.create_access_key(store, cipher, principal)
     async with store.read() as tx:
-        row = await tx.access_keys.get(made.id)
-    assert row is not None
-    assert row.secret_ciphertext != made.secret
-    assert made.secret not in row.secret_ciphertext
-    assert cipher.decrypt(row.secret_ciphertext) == made.secret
+        found = await tx.access_keys.get(made.id)
+    assert found is not None
+    key, ciphertext = found
+    assert key.secret == ""
+    assert ciphertext != made.secret
+    assert made.secret not in ciphertext
+    assert cipher.decrypt(ciphertext) == made.secret
 
 
 async def test_delete_an_access_key(

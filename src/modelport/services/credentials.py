@@ -19,7 +19,7 @@ import hmac
 import secrets
 import string
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from modelport.domain.auth import DEFAULT_PROJECT, ApiKey, Principal, Project, Role
@@ -55,11 +55,15 @@ def password_matches(
     stored: str, *, password: str | None = None, digest: str | None = None
 ) -> bool:
     """Check a plain password, or its SHA-512 hex digest (what ZStack clients send)."""
-    scheme, salt, _ = stored.split("$")
-    if scheme != "scrypt":
+    scheme, _, rest = stored.partition("$")
+    salt, _, _ = rest.partition("$")
+    if scheme != "scrypt" or not salt:
         return False
     given = digest.lower() if digest is not None else sha512_hex(password or "")
     return hmac.compare_digest(_hash_digest(given, base64.b64decode(salt)), stored)
+
+
+_DUMMY_HASH = _hash_digest(sha512_hex(""), b"\0" * 16)
 
 
 # -- who may do what -------------------------------------------------------------------------
@@ -134,18 +138,12 @@ async def create_access_key(
 async def access_key(store: Store, cipher: Cipher, key_id: str) -> AccessKey:
     """The key and its secret, for a dialect to verify a signature. Unknown → `Unauthorized`."""
     async with store.read() as tx:
-        row = await tx.access_keys.get(key_id)
+        found = await tx.access_keys.get(key_id)
     now = datetime.now(UTC)
-    if row is None or (row.expires_at is not None and row.expires_at <= now):
+    if found is None or (found[0].expires_at is not None and found[0].expires_at <= now):
         raise Unauthorized(f"unknown access key {key_id!r}")
-    return AccessKey(
-        row.id,
-        ProjectId(row.project_id),
-        Role(row.role),
-        cipher.decrypt(row.secret_ciphertext),
-        row.created_at,
-        row.expires_at,
-    )
+    key, ciphertext = found
+    return replace(key, secret=cipher.decrypt(ciphertext))
 
 
 async def list_access_keys(store: Store, who: Principal) -> list[str]:
@@ -155,8 +153,8 @@ async def list_access_keys(store: Store, who: Principal) -> list[str]:
 
 async def delete_access_key(store: Store, who: Principal, key_id: str) -> None:
     async with store.write() as tx:
-        row = await tx.access_keys.get(key_id)
-        if row is None or row.project_id != who.project_id:
+        found = await tx.access_keys.get(key_id)
+        if found is None or found[0].project_id != who.project_id:
             raise NotFound("access key", key_id)
         if not who.is_admin:
             raise Forbidden("only admins may delete access keys")
@@ -202,11 +200,13 @@ async def login(
     now = datetime.now(UTC)
     async with store.write() as tx:
         found = await tx.users.by_name(name)
-        if found is None or not password_matches(found[1], password=password, digest=digest):
+        # an unknown name costs the same scrypt as a known one: timing tells no names
+        stored = found[1] if found else _DUMMY_HASH
+        if not password_matches(stored, password=password, digest=digest) or found is None:
             raise Unauthorized("wrong user name or password")
         user = found[0]
         token = uuid.uuid4().hex if kind == "zstack" else new_token("tk")
-        expires = now + (ttl or (SESSION_TTL if kind == "zstack" else TOKEN_TTL))
+        expires = now + (ttl if ttl is not None else SESSION_TTL if kind == "zstack" else TOKEN_TTL)
         await tx.sessions.purge(now)
         await tx.sessions.add(token_hash(token), user, kind, now, expires)
     return Session(token, kind, user, now, expires)
@@ -217,10 +217,9 @@ async def session(store: Store, token: str, kind: str) -> Session:
     now = datetime.now(UTC)
     async with store.read() as tx:
         found = await tx.sessions.get(token_hash(token), now)
-    if found is None or found[0].kind != kind:
+    if found is None or found.kind != kind:
         raise Unauthorized("unknown or expired session")
-    row, user = found
-    return Session(token, kind, user, row.created_at, row.expires_at)
+    return replace(found, token=token)
 
 
 async def logout(store: Store, token: str) -> bool:

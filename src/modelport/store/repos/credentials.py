@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelport.domain.auth import Role
-from modelport.domain.credentials import User
+from modelport.domain.credentials import AccessKey, Session, User
 from modelport.domain.ids import ProjectId
 from modelport.store import tables as t
 
@@ -70,8 +70,15 @@ class AccessKeysRepo:
         )
         await self.s.flush()
 
-    async def get(self, key_id: str) -> t.AccessKeyRow | None:
-        return await self.s.get(t.AccessKeyRow, key_id)
+    async def get(self, key_id: str) -> tuple[AccessKey, str] | None:
+        """The key (its `secret` left empty) and the secret's ciphertext."""
+        row = await self.s.get(t.AccessKeyRow, key_id)
+        if row is None:
+            return None
+        key = AccessKey(
+            row.id, ProjectId(row.project_id), Role(row.role), "", row.created_at, row.expires_at
+        )
+        return key, row.secret_ciphertext
 
     async def for_project(self, project_id: str) -> Sequence[str]:
         stmt = select(t.AccessKeyRow.id).where(t.AccessKeyRow.project_id == project_id)
@@ -105,12 +112,15 @@ class SessionsRepo:
         )
         await self.s.flush()
 
-    async def get(self, token_hash: str, now: datetime) -> tuple[t.SessionRow, User] | None:
+    async def get(self, token_hash: str, now: datetime) -> Session | None:
+        """The live session of that token hash (its `token` left empty: only the hash is kept)."""
         row = await self.s.get(t.SessionRow, token_hash)
         if row is None or row.expires_at <= now:
             return None
         user = await self.s.get(t.UserRow, row.user_id)
-        return (row, _user(user)) if user else None
+        if user is None:
+            return None
+        return Session("", row.kind, _user(user), row.created_at, row.expires_at)
 
     async def delete(self, token_hash: str) -> bool:
         result = await self.s.execute(
