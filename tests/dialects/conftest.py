@@ -98,6 +98,7 @@ def live(tmp_path: Path, database_url: str) -> Iterator[Live]:
     )
     thread = threading.Thread(target=server.run, name="modelport-live")
     thread.start()
+    clients: list[Client] = []
     try:
         import time
 
@@ -107,6 +108,7 @@ def live(tmp_path: Path, database_url: str) -> Iterator[Live]:
             thread.join(timeout=0.02)
         creds = json.loads((home / "credentials").read_text())
         client = Client(f"http://127.0.0.1:{port}", creds["api_key"])
+        clients.append(client)
         key = client.create_access_key()
         client.create_user("alice", "alice-password")
         yield Live(
@@ -120,6 +122,8 @@ def live(tmp_path: Path, database_url: str) -> Iterator[Live]:
             thread=thread,
         )
     finally:
+        for c in clients:
+            c.close()
         server.should_exit = True
         thread.join(timeout=DEADLINE)
         assert not thread.is_alive(), "the server did not stop"

@@ -40,7 +40,7 @@ async def handle(request: Request, ctx: ApiContext) -> Response:
         action = given.get("Action", "")
         body = await _answer(given, ctx)
     except errors.UCloudError as err:
-        body = errors.envelope(action, err)
+        body = errors.envelope(action or err.action, err)
     except ModelportError as exc:
         body = errors.envelope(action, errors.from_domain(exc))
     except Exception:  # the top-level handler: a vendor SDK must get an envelope, not a 500

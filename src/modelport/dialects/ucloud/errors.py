@@ -38,12 +38,17 @@ class RetCode(enum.IntEnum):
 
 
 class UCloudError(Exception):
-    """An error answer of the UCloud dialect: a RetCode and its message."""
+    """An error answer of the UCloud dialect: a RetCode and its message.
 
-    def __init__(self, code: RetCode, message: str) -> None:
+    `action` is the request's `Action` when the error was raised before the caller could
+    know it (a request whose parameters could not all be read); "" otherwise.
+    """
+
+    def __init__(self, code: RetCode, message: str, action: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.action = action
 
 
 def missing_action() -> UCloudError:

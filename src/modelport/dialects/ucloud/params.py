@@ -64,27 +64,37 @@ def decode(query: str, body: bytes, content_type: str) -> Params:
     """Merge the raw query string and the body into one flat mapping.
 
     Raises `UCloudError` (RetCode 230) for a body that cannot be read, a body of another
-    content type, too many parameters, or a name given twice with different values.
+    content type, too many parameters, or a name given twice with different values; the
+    error carries the `Action` read so far, so that its answer can name it.
     """
     params: Params = {}
-    _merge(params, _form_pairs(query, "query string"))
-    if body.strip():
-        kind = content_type.split(";", 1)[0].strip().lower()
-        if kind == _FORM:
-            _merge(params, _form_pairs(_text(body), "body"))
-        elif kind == "application/json" or kind.endswith("+json"):
-            _merge(params, _json_pairs(_text(body)))
-        else:
-            raise errors.param("Content-Type")
-    if len(params) > MAX_FIELDS:
-        raise errors.param("body")
+    clashes: list[str] = []
+    try:
+        _merge(params, _form_pairs(query, "query string"), clashes)
+        if body.strip():
+            kind = content_type.split(";", 1)[0].strip().lower()
+            if kind == _FORM:
+                _merge(params, _form_pairs(_text(body), "body"), clashes)
+            elif kind == "application/json" or kind.endswith("+json"):
+                _merge(params, _json_pairs(_text(body)), clashes)
+            else:
+                raise errors.param("Content-Type")
+        if clashes:
+            raise errors.param(clashes[0])
+        if len(params) > MAX_FIELDS:
+            raise errors.param("body")
+    except errors.UCloudError as err:
+        err.action = params.get("Action", "")
+        raise
     return params
 
 
-def _merge(params: Params, pairs: Iterable[tuple[str, str]]) -> None:
+def _merge(params: Params, pairs: Iterable[tuple[str, str]], clashes: list[str]) -> None:
+    """Add `pairs`; a name already there with another value goes to `clashes` (the first
+    value stays)."""
     for name, value in pairs:
         if params.setdefault(name, value) != value:
-            raise errors.param(name)
+            clashes.append(name)
 
 
 def _text(body: bytes) -> str:
