@@ -52,8 +52,9 @@ def token_invalid() -> ModelArtsError:
     return ModelArtsError(401, "APIG.0301", APIG_AUTH + "decrypt token fail", gateway=True)
 
 
-def signature_invalid() -> ModelArtsError:
-    return ModelArtsError(401, "APIG.0301", APIG_AUTH + "verify aksk signature fail", gateway=True)
+def signature_invalid(reason: str) -> ModelArtsError:
+    message = f"verify aksk signature fail, {reason}"
+    return ModelArtsError(401, "APIG.0301", APIG_AUTH + message, gateway=True)
 
 
 def access_key_unknown(access: str) -> ModelArtsError:

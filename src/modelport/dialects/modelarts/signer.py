@@ -169,9 +169,12 @@ def verify(auth: Authorization, secret: str, request: SignedRequest, now: dateti
     if abs(now - when) > MAX_SKEW:
         raise SignatureError(f"X-Sdk-Date {date} is more than 15 minutes from the server's time")
     declared = request.headers.get(CONTENT_HEADER, "").strip()
-    if request.body and declared and declared != UNSIGNED_PAYLOAD:
-        if declared != hashlib.sha256(request.body).hexdigest():
-            raise SignatureError("X-Sdk-Content-Sha256 does not match the body")
+    if (
+        request.body
+        and declared not in ("", UNSIGNED_PAYLOAD)
+        and declared != hashlib.sha256(request.body).hexdigest()
+    ):
+        raise SignatureError("X-Sdk-Content-Sha256 does not match the body")
     canonical = canonical_request(request, auth.signed_headers)
     expected = _hmac(secret, string_to_sign(canonical, date.strip()))
     if not hmac.compare_digest(expected, auth.signature.lower()):
