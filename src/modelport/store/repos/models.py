@@ -30,6 +30,12 @@ RUNTIME_FIELDS: dict[str, compile.Field] = {
     "framework": t.RuntimeRow.framework,
     "system": t.RuntimeRow.system,
     "created_at": t.RuntimeRow.created_at,
+    # for the ZStack dialect's QueryModelService (docs/dialects/zstack.md)
+    "project_id": t.RuntimeRow.project_id,
+    "readme": t.RuntimeRow.readme,
+    "request_cpu": t.RuntimeRow.request_cpu,
+    "request_memory": t.RuntimeRow.request_memory,
+    "supports_distributed": t.RuntimeRow.supports_distributed,
 }
 
 

@@ -27,6 +27,11 @@ def _model_id(op: Op, value: Any) -> ColumnElement[bool]:
     return exists().where(t.DeploymentRow.service_id == t.ServiceRow.id, cond)
 
 
+def _deployment_id(op: Op, value: Any) -> ColumnElement[bool]:
+    cond = compile.compare(t.DeploymentRow.id, op, value)
+    return exists().where(t.DeploymentRow.service_id == t.ServiceRow.id, cond)
+
+
 def _tag(key: str, op: Op, value: Any) -> ColumnElement[bool]:
     cond = compile.compare(t.ServiceTagRow.value, op, value)
     if op == Op.IS_NULL:  # no such tag
@@ -42,6 +47,8 @@ FIELDS: dict[str, compile.Field] = {
     "tag:": compile.Keyed(_tag),
     "id": t.ServiceRow.id,
     "name": t.ServiceRow.name,
+    # case-insensitive substring, wildcards escaped (the ModelArts list's `search`)
+    "name_contains": lambda _op, value: t.ServiceRow.name.icontains(str(value), autoescape=True),
     "description": t.ServiceRow.description,
     "owner": t.ServiceRow.owner,
     "workspace": t.ServiceRow.workspace,
@@ -57,6 +64,7 @@ FIELDS: dict[str, compile.Field] = {
     "updated_at": t.ServiceRow.updated_at,
     "transition_at": t.ServiceRow.transition_at,
     "model_id": _model_id,
+    "deployment_id": _deployment_id,
 }
 
 
