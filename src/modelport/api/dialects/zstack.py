@@ -1,11 +1,214 @@
-"""HTTP routes of the zstack dialect (being built)."""
+"""ZStack's REST API under `/zstack` (spec B): login, logout and `QueryModelService`.
+
+- `PUT /zstack/v1/accounts/login`: `{"logInByAccount": {accountName, password}}` → a session;
+- `DELETE /zstack/v1/accounts/sessions/{uuid}`: log out;
+- `GET /zstack/v1/ai/model-services[/{uuid}]`: the caller's runtimes as model services, with
+  `Authorization: OAuth <session>` or `ZStack <AccessKeyId>:<Signature>` + `Date`.
+
+Each request goes through `_answer`: REST-layer problems are plain text with 400, 403, 404 or
+405; failed APIs are 503 with `{"error": …}`; unexpected errors are logged with their
+traceback and answered as a 503 `SYS.1000`, never a 500. Translation is
+`modelport.dialects.zstack`'s; the wire contract is docs/dialects/zstack.md. Mounted by
+`modelport.api.dialects`.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import json
+import logging
+import platform
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from modelport import __version__
 from modelport.api.deps import ApiContext
+from modelport.dialects.zstack import (
+    auth,
+    bindings,
+    errors,
+    grammar,
+    inventory,
+    session,
+    translate,
+)
+from modelport.dialects.zstack.fields import HostFacts, Subject, architecture
+from modelport.domain.auth import Principal
+from modelport.domain.errors import ModelportError, Unauthorized
+from modelport.domain.runtimes import Runtime
+from modelport.domain.services import Service
+from modelport.query.ast import MAX_LIMIT, ListQuery
+from modelport.services import credentials, runtimes
+
+log = logging.getLogger(__name__)
+
+KIND = "zstack"  # the kind of the sessions this dialect opens
+JSON_TYPE = "application/json; charset=utf-8"
+STATUS = {
+    errors.Problem.BAD_REQUEST: 400,
+    errors.Problem.CLOCK_SKEW: 403,
+    errors.Problem.NO_MAPPING: 404,
+    errors.Problem.METHOD: 405,
+}
+# every route takes every method and answers a wrong one itself, in ZStack's words
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+FAILED = 503  # what the Java SDK reads an `{"error": …}` body from
 
 
 def routes(ctx: ApiContext) -> list[BaseRoute]:
-    return []
+    door = ZStackDoor(ctx, host_facts())
+    return [
+        Route("/v1/accounts/login", door.login, methods=METHODS),
+        Route("/v1/accounts/sessions/{uuid}", door.logout, methods=METHODS),
+        Route("/v1/ai/model-services", door.query, methods=METHODS),
+        Route("/v1/ai/model-services/{uuid}", door.query, methods=METHODS),
+        Route("/{path:path}", door.no_mapping, methods=METHODS),
+    ]
+
+
+def host_facts() -> HostFacts:
+    return HostFacts(platform.python_version(), architecture(platform.machine()), __version__)
+
+
+class ZStackDoor:
+    """The request handlers; stateless between requests (safe to call concurrently)."""
+
+    def __init__(self, ctx: ApiContext, host: HostFacts) -> None:
+        self.ctx = ctx
+        self.host = host
+
+    async def login(self, request: Request) -> Response:
+        async def work() -> Response:
+            _allow(request, "PUT")
+            given = session.parse_login(await request.body())
+            try:
+                opened = await credentials.login(
+                    self.ctx.store, given.account_name, digest=given.password_digest, kind=KIND
+                )
+            except Unauthorized:
+                raise errors.wrong_credentials() from None
+            return _json(session.inventory(opened))
+
+        return await _answer(request, work)
+
+    async def logout(self, request: Request) -> Response:
+        """Always a success, as in ZStack; only a ZStack session is closed."""
+
+        async def work() -> Response:
+            _allow(request, "DELETE")
+            token = request.path_params["uuid"]
+            try:
+                await credentials.session(self.ctx.store, token, KIND)
+            except Unauthorized:
+                return Response(b"", 200)
+            await credentials.logout(self.ctx.store, token)
+            return Response(b"", 200)
+
+        return await _answer(request, work)
+
+    async def query(self, request: Request) -> Response:
+        async def work() -> Response:
+            _allow(request, "GET", "HEAD")
+            creds = auth.read(
+                request.headers.get("authorization"),
+                request.headers.get("date"),
+                datetime.now(UTC),
+            )
+            uuid = request.path_params.get("uuid")
+            params = grammar.QueryParams()
+            if uuid is None:  # `…/{uuid}` ignores every parameter, as ZStack does
+                params = grammar.parse(request.query_params.multi_items())
+            who = await self._principal(creds, request)
+            asked = (
+                translate.by_uuid(uuid)
+                if uuid is not None
+                else (translate.to_list_query(params, self.host))
+            )
+            found, total = await runtimes.list_runtimes(self.ctx.store, who, asked)
+            bound: dict[str, tuple[bindings.Binding, ...]] = {}
+            if found and inventory.wants(params, "modelServiceRefs"):
+                bound = await self._bindings(who, found)
+            items = [
+                inventory.render(Subject(rt, bound.get(rt.id, ())), self.host, params.fields)
+                for rt in found
+            ]
+            return _json(inventory.reply(params, items, total))
+
+        return await _answer(request, work)
+
+    async def no_mapping(self, request: Request) -> Response:
+        async def work() -> Response:
+            raise errors.RestError(
+                errors.Problem.NO_MAPPING, f"no api mapping to {_api_path(request)}"
+            )
+
+        return await _answer(request, work)
+
+    async def _principal(self, creds: auth.Credentials, request: Request) -> Principal:
+        if isinstance(creds, auth.SessionAuth):
+            try:
+                found = await credentials.session(self.ctx.store, creds.session, KIND)
+            except Unauthorized:
+                raise errors.session_invalid() from None
+            return credentials.principal_of_session(found)
+        try:
+            key = await credentials.access_key(self.ctx.store, self.ctx.cipher, creds.key_id)
+        except Unauthorized:
+            raise errors.wrong_access_key() from None
+        if not auth.verify(creds, key.secret, request.method, _api_path(request)):
+            raise errors.wrong_access_key()
+        return credentials.principal_of_key(key)
+
+    async def _bindings(
+        self, who: Principal, found: Sequence[Runtime]
+    ) -> dict[str, tuple[bindings.Binding, ...]]:
+        """Every service of the caller's project, page by page (the service list has no
+        runtime filter), reduced to the deployments that use one of `found`."""
+        services: list[Service] = []
+        while True:
+            page, _ = await self.ctx.ops.list(
+                who, ListQuery(offset=len(services), limit=MAX_LIMIT, count=False)
+            )
+            services.extend(page)
+            if len(page) < MAX_LIMIT:
+                break
+        return bindings.bindings_by_runtime(services, [rt.id for rt in found])
+
+
+async def _answer(request: Request, work: Callable[[], Awaitable[Response]]) -> Response:
+    try:
+        return await work()
+    except errors.RestError as err:
+        return PlainTextResponse(err.message, status_code=STATUS[err.problem])
+    except errors.ReplyError as err:
+        return _json(errors.body(err), FAILED)
+    except ModelportError as exc:
+        return _json(errors.body(errors.from_domain(exc)), FAILED)
+    except Exception:  # the top-level handler: a ZStack client gets an error reply, never a 500
+        log.exception("zstack %s %s failed", request.method, request.url.path)
+        return _json(errors.body(errors.internal()), FAILED)
+
+
+def _allow(request: Request, *methods: str) -> None:
+    if request.method not in methods:
+        uri = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+        raise errors.RestError(
+            errors.Problem.METHOD,
+            f"The method[{request.method}] is not allowed for the path[{uri}]",
+        )
+
+
+def _api_path(request: Request) -> str:
+    """The path under the `/zstack` context (`/v1/...`), as ZStack routes and signs it."""
+    path: str = request.scope["path"]
+    root: str = request.scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return Response(text.encode(), status_code=status, media_type=JSON_TYPE)
