@@ -162,9 +162,15 @@ async def start(stack: Stack) -> asyncio.Task[None]:
 async def stop(stack: Stack, loop_task: asyncio.Task[None] | None) -> None:
     """Stop the loop, then every replica; flush counts; close connections."""
     if loop_task is not None:
-        loop_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await loop_task
+        # let the pass in progress finish: a database call cut short by cancellation can
+        # leave its connection unusable; cancel only if the pass does not end in time
+        stack.controller.request_stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(loop_task), timeout=30)
+        except TimeoutError:
+            loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop_task
     await stack.controller.shutdown()
     counts = stack.gateway.counters.drain()
     async with stack.store.write() as tx:

@@ -90,18 +90,26 @@ class Controller:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._busy = False  # some replica is starting or stopping: poll faster
+        self._stopping = False
 
     def wake(self) -> None:
         self._wake.set()
 
+    def request_stop(self) -> None:
+        """Ask `run_forever` to return after the pass in progress (no pass is cut short)."""
+        self._stopping = True
+        self._wake.set()
+
     async def run_forever(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.reconcile()
             except Exception:  # the top of the loop: isolate, log, count, go on
                 self.failed_passes += 1
                 log.exception("reconcile pass failed")
             interval = self.config.probe_interval if self._busy else self.config.resync_interval
+            if self._stopping:
+                break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=interval)
             self._wake.clear()
