@@ -570,3 +570,25 @@ def is_alive(pid: int) -> bool:
         return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["keys", "create", "--output", "json"], ["--output", "json", "keys", "create"]),
+        (
+            ["services", "list", "-o", "json", "--limit", "5"],
+            ["-o", "json", "services", "list", "--limit", "5"],
+        ),
+        (["--output=json", "models", "list"], ["--output=json", "models", "list"]),
+        (
+            ["invoke", "svc-1", "--url", "http://x", "--json", "{}"],
+            ["--url", "http://x", "invoke", "svc-1", "--json", "{}"],
+        ),
+        (["invoke", "svc-1", "--", "-o", "x"], ["invoke", "svc-1", "--", "-o", "x"]),
+    ],
+)
+def test_global_options_may_follow_the_command(argv: list[str], expected: list[str]) -> None:
+    from modelport.cli.main import hoist_global_options
+
+    assert hoist_global_options(argv) == expected

@@ -21,6 +21,10 @@ from starlette.routing import Mount, Route
 from modelport.api.errors import CODES
 from modelport.cli.main import app as cli_app
 from modelport.config import Settings
+from modelport.dialects.modelarts import status as modelarts_status
+from modelport.dialects.tione import status as tione_status
+from modelport.dialects.ucloud import render as ucloud_render
+from modelport.domain.services import Status
 from modelport.server import build
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,6 +168,45 @@ def test_cli_doc_names_only_real_commands() -> None:
     assert set(headings) <= real, f"stale headings: {sorted(set(headings) - real)}"
 
 
+# -- dialects ------------------------------------------------------------------------------------
+
+DIALECT_PAGES = ("ucloud", "zstack", "modelarts", "tione")
+
+
+def test_dialects_page_links_each_dialect_page() -> None:
+    text = read("docs/dialects.md")
+    for name in DIALECT_PAGES:
+        assert (DOCS / "dialects" / f"{name}.md").is_file(), f"docs/dialects/{name}.md is missing"
+        assert re.search(rf"\]\(dialects/{name}\.md(#[^)]*)?\)", text), (
+            f"docs/dialects.md does not link dialects/{name}.md"
+        )
+
+
+def test_dialects_status_table_is_total_and_matches_the_code() -> None:
+    """One row per native `Status`, no stale rows, and each dialect's cell as its code maps it."""
+    table = section(read("docs/dialects.md"), "## Status across the dialects")
+    rows: dict[str, list[str]] = {}
+    for line in table.splitlines():
+        if re.match(r"^\| `[a-z]+` \|", line):
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            rows[cells[0].strip("`")] = cells
+    native = [s.value for s in Status]
+    assert sorted(rows) == sorted(native), f"status rows {sorted(rows)}, native {native}"
+    columns = {
+        1: ("UCloud", ucloud_render.STATUS),
+        3: ("ModelArts v1", modelarts_status.V1),
+        4: ("ModelArts MaaS", modelarts_status.MAAS),
+        5: ("TI-ONE", tione_status.TO_TIONE),
+    }
+    for status in Status:
+        cells = rows[status.value]
+        assert len(cells) == 6, f"row {status.value}: {len(cells)} cells, not 6"
+        assert cells[2] == "—", f"row {status.value}: ZStack shows no status"
+        for index, (dialect, mapping) in columns.items():
+            want = f"`{mapping[status]}`"
+            assert cells[index] == want, f"{status.value}, {dialect}: {cells[index]} != {want}"
+
+
 # -- README and paths ----------------------------------------------------------------------------
 
 MACHINE_PATH = re.compile(r"(?<![\w.~$}-])/(?:tmp|root|home|work)(?![\w.-])")
@@ -176,7 +219,7 @@ def test_readme_has_the_two_quick_start_commands() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["README.md", *sorted(str(p.relative_to(ROOT)) for p in DOCS.glob("*.md"))]
+    "name", ["README.md", *sorted(str(p.relative_to(ROOT)) for p in DOCS.glob("**/*.md"))]
 )
 def test_no_machine_paths(name: str) -> None:
     hits = [m.group(0) for m in MACHINE_PATH.finditer(read(name))]
@@ -184,5 +227,5 @@ def test_no_machine_paths(name: str) -> None:
 
 
 def test_docs_exist() -> None:
-    pages = {"architecture", "api", "cli", "configuration", "operations", "runtimes"}
+    pages = {"architecture", "api", "cli", "configuration", "dialects", "operations", "runtimes"}
     assert {p.stem for p in DOCS.glob("*.md")} >= pages

@@ -8,6 +8,7 @@ context for every command; the commands live in `serve`, `models`, `services` an
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -74,5 +75,32 @@ app.add_typer(credentials.keys, name="keys")
 app.add_typer(credentials.users, name="users")
 
 
+GLOBAL_WITH_VALUE = ("--output", "-o", "--url", "--api-key")
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Move the root's options to the front, so `modelport keys create --output json` works
+    like `modelport --output json keys create` (click reads a group's options only before
+    its subcommand). Everything after `--` is left alone."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest += argv[i:]
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_WITH_VALUE and "=" in arg:
+            front.append(arg)
+        elif arg in GLOBAL_WITH_VALUE and i + 1 < len(argv):
+            front += argv[i : i + 2]
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def main() -> None:
-    app()
+    app(args=hoist_global_options(sys.argv[1:]))
