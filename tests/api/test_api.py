@@ -179,3 +179,35 @@ async def test_tag_filters(api: httpx.AsyncClient) -> None:
     await api.patch(f"/services/{sid}", json={"tags": {"team": "search"}})
     page = (await api.get("/services", params={"tag:team": "search", "sort": "name"})).json()
     assert [s["name"] for s in page["data"]] == ["a", "b"]
+
+
+async def test_filter_operators(api: httpx.AsyncClient) -> None:
+    for name, replicas in [("op-a", 0), ("op-b", 0), ("op-c", 0)]:
+        body = service(name, replicas=replicas, description=f"about {name}")
+        assert (await api.post("/services", json=body)).status_code == 201
+
+    async def names(**params: str) -> list[str]:
+        r = await api.get("/services", params={"sort": "name", **params})
+        assert r.status_code == 200, r.text
+        return [s["name"] for s in r.json()["data"]]
+
+    assert await names(name__ne="op-a") == ["op-b", "op-c"]
+    assert await names(name__gt="op-a") == ["op-b", "op-c"]
+    assert await names(name__le="op-b") == ["op-a", "op-b"]
+    assert await names(name__in="op-a,op-c") == ["op-a", "op-c"]
+    assert await names(name__nin="op-a,op-c") == ["op-b"]
+    assert await names(name__like="op-%") == ["op-a", "op-b", "op-c"]
+    assert await names(invocation_count__ge="0") == ["op-a", "op-b", "op-c"]
+    assert await names(invocation_count__gt="0") == []
+    assert await names(created_at__gt="2000-01-01T00:00:00Z") == ["op-a", "op-b", "op-c"]
+    assert await names(updated_at__null="false") == ["op-a", "op-b", "op-c"]
+    assert await names(updated_at__null="true") == []
+    bad = [
+        ({"name__near": "x"}, "name__near"),
+        ({"invocation_count__gt": "many"}, "invocation_count"),
+        ({"created_at__gt": "yesterday"}, "created_at"),
+        ({"updated_at__null": "maybe"}, "updated_at__null"),
+        ({"name__gt": "a,b"}, "name__gt"),
+    ]
+    for params, field in bad:
+        assert_error(await api.get("/services", params=params), 400, "invalid", field)

@@ -7,10 +7,11 @@ paged in Python.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from types import FunctionType
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select
+from sqlalchemy import ColumnElement, Select, TypeDecorator, and_, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -53,8 +54,38 @@ def _cond(c: Cond, fields: Mapping[str, Field]) -> ColumnElement[bool]:
     if isinstance(target, Keyed):
         raise Invalid(c.field, f"name a key: {c.field}<key>")
     if isinstance(target, ColumnElement | InstrumentedAttribute):
-        return compare(target, c.op, c.value)
+        return compare(target, c.op, _coerce(c.field, target, c.op, c.value))
     return target(c.op, c.value)
+
+
+def _coerce(name: str, col: Column, op: Op, value: Any) -> Any:
+    """Turn text from a URL into the column's type (`"10"` → 10), naming the field if it can't."""
+    if op in (Op.IS_NULL, Op.NOT_NULL, Op.LIKE):
+        return value
+    if op in (Op.IN, Op.NOT_IN):
+        return [_coerce(name, col, Op.EQ, v) for v in value]
+    if not isinstance(value, str):
+        return value
+    column_type = col.type
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl_instance
+    try:
+        kind = column_type.python_type
+    except NotImplementedError:
+        return value
+    try:
+        if kind is bool:
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(value)
+            return value.lower() in ("true", "1")
+        if kind in (int, float):
+            return kind(value)
+        if kind is datetime:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise Invalid(name, f"not a valid {kind.__name__}: {value!r}") from exc
+    return value
 
 
 def compare(field: Column, op: Op, value: Any) -> ColumnElement[bool]:

@@ -21,7 +21,6 @@ from modelport.api.deps import ApiContext
 from modelport.dialects.ucloud import errors, params, query, render, signature
 from modelport.domain.auth import Principal
 from modelport.domain.errors import ModelportError, NotFound
-from modelport.domain.services import Service
 from modelport.services import credentials, models
 
 log = logging.getLogger(__name__)
@@ -62,12 +61,14 @@ async def _answer(given: params.Params, ctx: ApiContext) -> dict[str, Any]:
         return render.response(public.action, [], 0)
     services, total = await ctx.ops.list(who, asked)
     names: dict[str, str] = {}
+    # service keys for admin callers (one read for the page); members see ""
+    keys = await ctx.ops.keys(who, [s.id for s in services]) if who.is_admin else {}
     data = [
         render.service_data(
             s,
             base_url=ctx.base_url,
             model_name=await _model_name(ctx, who, render.model_id(s), names),
-            key=await _key(ctx, who, s),
+            key=keys.get(s.id, ""),
         )
         for s in services
     ]
@@ -83,13 +84,3 @@ async def _model_name(ctx: ApiContext, who: Principal, model_id: str, seen: dict
         except NotFound:  # deleted since the list was read
             seen[model_id] = ""
     return seen[model_id]
-
-
-async def _key(ctx: ApiContext, who: Principal, service: Service) -> str:
-    """The service key for admin callers; members see ""."""
-    if not who.is_admin:
-        return ""
-    try:
-        return await ctx.ops.key(who, service.id)
-    except NotFound:  # deleted since the list was read
-        return ""

@@ -37,6 +37,11 @@ FIELDS = {
     "desired_state",
     "model_id",
     "tag:",
+    "progress",
+    "invocation_count",
+    "failure_count",
+    "created_at",
+    "updated_at",
 }
 
 
