@@ -222,8 +222,8 @@ def zstack(session: str) -> Door:
     the handful of built-in runtimes whatever N is, so `start` stays 0 (a random offset into
     N would only ask for empty pages) and this door's figure is the dialect's overhead, not
     the scaling of the services query. No `fields` is sent, as the SDK sends none, so every
-    inventory carries `modelServiceRefs`: the handler reads the project's services page by
-    page to find the deployments bound to each runtime, which does grow with N."""
+    inventory carries `modelServiceRefs`: the models each runtime serves, one indexed query on
+    models for the whole page (the benchmark registers none), so it does not grow with N."""
     headers = {"Authorization": f"OAuth {session}"}
     params = {
         "q": "system=true",

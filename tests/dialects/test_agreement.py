@@ -139,12 +139,12 @@ def ucloud_expected(native: dict[str, Any]) -> dict[str, Any]:
 # -- ZStack ----------------------------------------------------------------------------------
 
 
-def zstack_bindings(live: Any) -> dict[str, list[tuple[str, str]]]:
-    """runtime uuid → [(binding uuid, serviceUuid)] of the runtimes that have bindings.
+def zstack_refs(live: Any) -> dict[str, list[str]]:
+    """runtime uuid → the model uuids of its `modelServiceRefs`.
 
     A ZStack model service is a runtime; ModelServiceInventory has no status, replica or
-    invocation field, so ZStack agrees on ids only: each deployment is a binding of the
-    runtime it uses, naming its service.
+    invocation field, so ZStack agrees on ids only: a runtime's refs are the caller's models
+    that it serves (those of its framework), newest first.
     """
     digest = hashlib.sha512(live.password.encode()).hexdigest()
     with httpx.Client(base_url=f"{live.url}/zstack") as http:
@@ -162,18 +162,15 @@ def zstack_bindings(live: Any) -> dict[str, list[tuple[str, str]]]:
         assert r.status_code == 200, r.text
         http.delete(f"/v1/accounts/sessions/{session}")
     return {
-        inv["uuid"]: [(ref["uuid"], ref["serviceUuid"]) for ref in inv["modelServiceRefs"]]
+        inv["uuid"]: [ref["modelUuid"] for ref in inv.get("modelServiceRefs", [])]
         for inv in r.json()["inventories"]
-        if inv.get("modelServiceRefs")
     }
 
 
-def zstack_expected(every: dict[str, dict[str, Any]]) -> dict[str, list[tuple[str, str]]]:
-    out: dict[str, list[tuple[str, str]]] = {}
-    for native in every.values():
-        for d in native["deployments"]:
-            out.setdefault(d["runtime_id"], []).append((d["id"], native["id"]))
-    return out
+def zstack_expected(live: Any) -> list[str]:
+    """The refs of the built-in `command` runtime: the caller's custom models, newest first."""
+    found = live.client.list_models(framework="custom", sort="-created_at")["data"]
+    return [m["id"] for m in found]
 
 
 # -- ModelArts -------------------------------------------------------------------------------
@@ -329,6 +326,7 @@ def test_every_door_shows_the_same_services(
     failed = live.service("agree-failed", replicas=1, command=FAILING)["id"]
     live.client.stop(stopped)
     ids = [running, stopped, failed]
+    live.client.register_model(None, "agree-model", framework="custom")  # a ZStack ref
 
     settled(live, running, lambda s: s["status"] == "running" and s["ready_replicas"] == 2, "up")
     for _ in range(CALLS):
@@ -342,7 +340,7 @@ def test_every_door_shows_the_same_services(
     assert before[running]["invocation_count"] == CALLS
 
     got_ucloud = ucloud_view(live)
-    got_zstack = zstack_bindings(live)
+    got_zstack = zstack_refs(live)
     got_modelarts = modelarts_view(modelarts, ids)
     got_tione = tione_view(tione, ids)
 
@@ -357,4 +355,4 @@ def test_every_door_shows_the_same_services(
             f"ModelArts, {native['status']} service"
         )
         assert got_tione[i] == tione_expected(native), f"TI-ONE, {native['status']} service"
-    assert got_zstack == zstack_expected(before), "ZStack bindings"
+    assert got_zstack["rt-command"] == zstack_expected(live), "ZStack refs of `command`"

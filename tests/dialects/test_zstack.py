@@ -3,14 +3,16 @@
 There is no ZStack Python SDK, so a live server (`live`, see conftest.py) is called with raw
 HTTP exactly as the spec and the Java and Go SDKs send it: login with the SHA-512 hex of the
 password, then `Authorization: OAuth <session>` (or an AccessKey signature). Pure parts first
-(the `q` grammar, the translation to a native query, times, the signature vector), then the
-HTTP handler with a failing use case (never a 500), then the live server: every item of the
+(the `q` grammar, the translation to a native query, times, the signature vector, the
+`modelServiceRefs`), then the HTTP handler in process (an unexpected failure is never a 500;
+the refs cost one query, and none when not shown), then the live server: every item of the
 B.7 checklist, every operator and combination rule, paging, sorting, `fields`, counts, every
 inventory field, bad values, sessions, and each choice docs/dialects/zstack.md makes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import hashlib
 import json
@@ -18,24 +20,29 @@ import logging
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import joblib
 import pytest
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+from sqlalchemy import event
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from modelport import Client, __version__
 from modelport.api.deps import ApiContext
 from modelport.api.dialects import zstack as handler
-from modelport.dialects.zstack import auth, errors, grammar, manifest, times, translate
+from modelport.dialects.zstack import auth, errors, grammar, manifest, refs, times, translate
 from modelport.dialects.zstack.fields import FIELDS, HostFacts, architecture
 from modelport.dialects.zstack.grammar import Condition, QueryOp, QueryParams
 from modelport.domain.auth import Principal
-from modelport.domain.ids import ProjectId, RuntimeId
-from modelport.domain.models import Framework
+from modelport.domain.ids import ModelId, ProjectId, RuntimeId
+from modelport.domain.models import Framework, Model
 from modelport.domain.runtimes import Runtime
-from modelport.query.ast import And, Cond, ListQuery, Not, Op, Or, Sort
+from modelport.query.ast import MAX_LIMIT, And, Cond, ListQuery, Not, Op, Or, Sort
 from modelport.runtimes.catalog import BUILTIN
 from modelport.services import credentials
 from modelport.services.secrets import Cipher
@@ -507,41 +514,236 @@ def test_authorization_headers() -> None:
     assert auth.read("ZStack AK1: c2ln ", date, now) == auth.AccessKeyAuth("AK1", "c2ln", date)
 
 
+# == pure: modelServiceRefs ======================================================================
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+SKLEARN, CUSTOM = Framework.SKLEARN, Framework.CUSTOM
+
+
+def a_model(
+    n: int, framework: Framework, at: datetime, description: str = "", project: str = "prj-a"
+) -> Model:
+    return Model(
+        id=ModelId(f"model-{n:04d}"),
+        project_id=ProjectId(project),
+        name=f"m{n}",
+        version="1",
+        framework=framework,
+        uri=None,
+        size=0,
+        description=description,
+        created_at=at,
+    )
+
+
+def a_runtime(rid: str, framework: Framework) -> Runtime:
+    return Runtime(RuntimeId(rid), None, rid, framework, [], "/", created_at=T0)
+
+
+def test_refs_query_covers_the_page_in_one() -> None:
+    page = [a_runtime("rt-a", CUSTOM), a_runtime("rt-s", SKLEARN), a_runtime("rt-b", CUSTOM)]
+    wanted = refs.frameworks(page)
+    assert wanted == [CUSTOM, SKLEARN]
+    assert refs.query(wanted) == ListQuery(
+        filter=Cond("framework", Op.IN, ["custom", "sklearn"]),
+        sort=(Sort("created_at", descending=True),),
+        limit=2 * refs.MAX_REFS,
+        count=False,
+    )
+    # four frameworks fit one page of the store
+    assert refs.query(list(Framework)).limit == refs.MAX_REFS * 4 <= MAX_LIMIT
+
+
+def test_refs_cut_short() -> None:
+    wanted = [CUSTOM, SKLEARN]
+    limit = refs.query(wanted).limit
+    crowded = [a_model(i, CUSTOM, T0 + timedelta(seconds=i)) for i in range(limit)]
+    # a full answer of custom models only: sklearn may have older models left out
+    assert refs.short(wanted, crowded, limit) == [SKLEARN]
+    # not full: nothing was left out
+    assert refs.short(wanted, crowded[:-1], limit) == []
+    # full, each with its share: nothing was left out either
+    shared = crowded[: refs.MAX_REFS] + [
+        a_model(10_000 + i, SKLEARN, T0) for i in range(refs.MAX_REFS)
+    ]
+    assert refs.short(wanted, shared, limit) == []
+    # a full answer for one framework is its share: done
+    assert refs.short([SKLEARN], shared[refs.MAX_REFS :], refs.MAX_REFS) == []
+
+
+def test_refs_by_runtime() -> None:
+    page = [
+        a_runtime("rt-a", CUSTOM),
+        a_runtime("rt-s", SKLEARN),
+        a_runtime("rt-o", Framework.ONNX),
+    ]
+    old = a_model(1, CUSTOM, T0)
+    tie_b, tie_a = (
+        a_model(3, CUSTOM, T0 + timedelta(hours=1)),
+        a_model(2, CUSTOM, T0 + timedelta(hours=1)),
+    )
+    clf = a_model(4, SKLEARN, T0)
+    # two answers (the second repeats a model of the first), in any order
+    got = refs.by_runtime(page, [old, tie_b, clf, tie_a, old])
+    assert [r.model.id for r in got["rt-a"]] == [tie_a.id, tie_b.id, old.id]  # newest, then id
+    assert {r.runtime_id for r in got["rt-a"]} == {"rt-a"}
+    assert [r.model.id for r in got["rt-s"]] == [clf.id]
+    assert got["rt-o"] == ()
+    # at most MAX_REFS per runtime: the newest
+    many = [a_model(i, CUSTOM, T0 + timedelta(seconds=i)) for i in range(refs.MAX_REFS + 5)]
+    kept = refs.by_runtime(page[:1], many)["rt-a"]
+    assert len(kept) == refs.MAX_REFS
+    assert kept[0].model.id == many[-1].id and kept[-1].model.id == many[5].id
+
+
+def test_render_ref() -> None:
+    clf = a_model(7, SKLEARN, datetime(2025, 10, 28, 14, 9, 26, tzinfo=UTC), "iris")
+    rendered = refs.render_ref(refs.Ref("rt-sklearn", clf))
+    assert rendered == {
+        "uuid": refs.ref_uuid("rt-sklearn", clf.id),
+        "modelUuid": clf.id,
+        "modelServiceUuid": "rt-sklearn",
+        "name": "m7",
+        "description": "iris",
+        "createDate": "Oct 28, 2025 2:09:26 PM",
+        "lastOpDate": "Oct 28, 2025 2:09:26 PM",
+    }
+    # the uuid names the pair, stably, as 32 hex digits like ZStack's
+    assert HEX32.match(rendered["uuid"])
+    assert rendered["uuid"] == refs.ref_uuid("rt-sklearn", clf.id)
+    assert rendered["uuid"] != refs.ref_uuid("rt-other", clf.id)
+    assert rendered["uuid"] != refs.ref_uuid("rt-sklearn", "model-0008")
+    # an empty description is absent
+    bare = refs.render_ref(refs.Ref("rt-sklearn", a_model(8, SKLEARN, T0)))
+    assert "description" not in bare
+
+
 # == the HTTP handler, in process ================================================================
 
 
-class FailingOps:
-    """Service use cases that fail with a foreign exception (a bug, a driver error)."""
+class FailingCipher:
+    """A cipher that fails with a foreign exception (a bug, a broken key store)."""
 
-    async def list(self, who: Principal, query: ListQuery) -> Any:
+    def decrypt(self, token: str) -> str:
         raise RuntimeError("boom")
+
+
+def in_process(store: Store, cipher: Any) -> httpx.AsyncClient:
+    """The ZStack routes alone, in process (they use neither the service use cases nor the
+    backend, so `ops` is left out)."""
+    ctx = ApiContext(store, None, "http://test", cipher)  # type: ignore[arg-type]
+    app = Starlette(routes=[Mount("/zstack", routes=handler.routes(ctx))])
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
 async def test_an_unexpected_error_is_a_503_not_a_500(
     store: Store, cipher: Cipher, principal: Principal, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await credentials.create_user(store, principal, "bob", "bob-password")
-    opened = await credentials.login(store, "bob", password="bob-password", kind="zstack")
-    ctx = ApiContext(store, FailingOps(), "http://test", cipher)  # type: ignore[arg-type]
-    app = Starlette(routes=[Mount("/zstack", routes=handler.routes(ctx))])
+    key = await credentials.create_access_key(store, cipher, principal)
     caplog.set_level(logging.ERROR, logger=handler.__name__)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as http:
-        # the runtimes are listed, then their bindings: the service list fails
-        r = await http.get(
-            "/zstack/v1/ai/model-services", headers={"Authorization": f"OAuth {opened.token}"}
-        )
+    listing = "/v1/ai/model-services"
+    stamp = email.utils.format_datetime(datetime.now(UTC), usegmt=True)
+    headers = {
+        "Authorization": f"ZStack {key.id}:{auth.sign(key.secret, 'GET', stamp, listing)}",
+        "Date": stamp,
+    }
+    async with in_process(store, FailingCipher()) as http:
+        # the access key's secret cannot be decrypted
+        r = await http.get(f"/zstack{listing}", headers=headers)
         assert_failure(r, "SYS.1000", "an internal error happened; see the server log")
-        # without modelServiceRefs in `fields` nothing fails
-        r = await http.get(
-            "/zstack/v1/ai/model-services",
-            params={"fields": "uuid"},
-            headers={"Authorization": f"OAuth {opened.token}"},
-        )
-        assert r.status_code == 200
+    async with in_process(store, cipher) as http:
+        assert (await http.get(f"/zstack{listing}", headers=headers)).status_code == 200
     logged = [rec for rec in caplog.records if rec.name == handler.__name__]
     assert len(logged) == 1 and logged[0].exc_info is not None
+
+
+@contextlib.contextmanager
+def model_queries(store: Store) -> Iterator[list[str]]:
+    """The SQL statements that read the models table while the block runs."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if re.search(r"\bFROM models\b", statement):
+            seen.append(statement)
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def add_models(store: Store, made: list[Model]) -> None:
+    async with store.write() as tx:
+        for m in made:
+            await tx.models.add(m)
+
+
+async def test_refs_cost_one_query_and_only_when_shown(
+    store: Store, cipher: Cipher, principal: Principal
+) -> None:
+    project = principal.project_id
+    clf = a_model(1, SKLEARN, T0, project=project)
+    custom = [a_model(2 + i, CUSTOM, T0 + timedelta(minutes=i), project=project) for i in range(3)]
+    await add_models(store, [clf, *custom])
+    await credentials.create_user(store, principal, "bob", "bob-password")
+    opened = await credentials.login(store, "bob", password="bob-password", kind="zstack")
+    auth_header = {"Authorization": f"OAuth {opened.token}"}
+    listing = "/zstack/v1/ai/model-services"
+    async with in_process(store, cipher) as http:
+
+        async def inventories(path: str = listing, **params: str) -> list[dict[str, Any]]:
+            r = await http.get(path, params=params, headers=auth_header)
+            found: list[dict[str, Any]] = ok(r).get("inventories", [])
+            return found
+
+        # the four built-in runtimes (four frameworks): one query for all their refs
+        with model_queries(store) as seen:
+            page = {inv["uuid"]: inv["modelServiceRefs"] for inv in await inventories()}
+        assert len(seen) == 1
+        newest_first = [m.id for m in reversed(custom)]
+        assert [r["modelUuid"] for r in page["rt-command"]] == newest_first
+        assert [r["modelUuid"] for r in page["rt-sklearn"]] == [clf.id]
+        assert page["rt-onnx"] == page["rt-embeddings"] == []
+        # one runtime by uuid: one query
+        with model_queries(store) as seen:
+            [one] = await inventories(f"{listing}/rt-command")
+        assert len(seen) == 1 and one["modelServiceRefs"] == page["rt-command"]
+        # refs not shown: not fetched
+        with model_queries(store) as seen:
+            assert await inventories(fields="uuid,name")
+            assert ok(await http.get(listing, params={"count": "true"}, headers=auth_header))
+            assert await inventories(q="name=nosuch") == []
+        assert seen == []
+
+
+async def test_refs_of_a_framework_crowded_out(
+    store: Store, cipher: Cipher, principal: Principal
+) -> None:
+    """More custom models, all newer, than one answer holds: the sklearn models, older,
+    come in a second query, and each runtime shows its newest `MAX_REFS` at most."""
+    project = principal.project_id
+    old = [a_model(i, SKLEARN, T0 + timedelta(seconds=i), project=project) for i in range(2)]
+    crowd = [
+        a_model(100 + i, CUSTOM, T0 + timedelta(days=1, seconds=i), project=project)
+        for i in range(refs.MAX_REFS * len(Framework))
+    ]
+    await add_models(store, [*old, *crowd])
+    await credentials.create_user(store, principal, "bob", "bob-password")
+    opened = await credentials.login(store, "bob", password="bob-password", kind="zstack")
+    async with in_process(store, cipher) as http:
+        with model_queries(store) as seen:
+            r = await http.get(
+                "/zstack/v1/ai/model-services",
+                params={"fields": "uuid,modelServiceRefs"},
+                headers={"Authorization": f"OAuth {opened.token}"},
+            )
+    page = {inv["uuid"]: inv["modelServiceRefs"] for inv in ok(r)["inventories"]}
+    assert len(seen) == 2
+    assert [ref["modelUuid"] for ref in page["rt-sklearn"]] == [old[1].id, old[0].id]
+    newest = [m.id for m in reversed(crowd)][: refs.MAX_REFS]
+    assert [ref["modelUuid"] for ref in page["rt-command"]] == newest
+    assert page["rt-onnx"] == page["rt-embeddings"] == []
 
 
 # == a live server, called as the Java and Go SDKs call it =======================================
@@ -1158,13 +1360,12 @@ def test_another_projects_runtimes_are_invisible(live: Any, zs: ZStack) -> None:
     made = live.client.create_project("other")
     with Client(live.url, made["api_key"]) as theirs:
         rt = theirs.create_runtime("theirs", HTTP_SERVER)
-        dep = {"runtime": "command", "command": HTTP_SERVER, "replicas": 0}
-        theirs.create_service("their-svc", [dep])
+        theirs.register_model(None, "their-model", framework="custom")
     s = zs.session()
     assert ok(zs.get(f"/v1/ai/model-services/{rt['id']}", session=s)) == {"inventories": []}
     assert names(zs.get(params={"q": "name=theirs"}, session=s)) == []
     assert sorted(names(zs.get(session=s))) == BUILTIN_NAMES
-    # their service uses the built-in `command` runtime: not among our bindings
+    # their custom model is served by the built-in `command` runtime, but not for us
     body = ok(zs.get("/v1/ai/model-services/rt-command", session=s))
     assert body["inventories"][0]["modelServiceRefs"] == []
 
@@ -1172,7 +1373,15 @@ def test_another_projects_runtimes_are_invisible(live: Any, zs: ZStack) -> None:
 # -- B.6: every inventory field ----------------------------------------------------------------
 
 
-def test_inventory_of_a_custom_runtime(live: Any, zs: ZStack) -> None:
+def iris_file(folder: Path) -> Path:
+    """A scikit-learn model of iris, saved with joblib."""
+    features, labels = load_iris(return_X_y=True)
+    path = folder / "iris.joblib"
+    joblib.dump(LogisticRegression(max_iter=1000).fit(features, labels), path)
+    return path
+
+
+def test_inventory_of_a_custom_runtime(live: Any, zs: ZStack, tmp_path: Path) -> None:
     rt = live.client.create_runtime(
         "zs-full",
         HTTP_SERVER,
@@ -1183,21 +1392,17 @@ def test_inventory_of_a_custom_runtime(live: Any, zs: ZStack) -> None:
         gpu=0,
         readme="Serves things.",
     )
-    model = live.client.register_model(None, "clf", framework="custom", version="3")
-    first = live.service("zs-first", description="the first", runtime="zs-full")
-    second = live.client.create_service(
-        "zs-second",
-        [
-            {"runtime": "zs-full", "command": HTTP_SERVER, "replicas": 0, "model_id": model["id"]},
-            {"runtime": "command", "command": HTTP_SERVER, "replicas": 0, "weight": 0},
-        ],
-    )
+    clf = live.client.register_model(None, "clf", framework="custom", version="3")
+    tool = live.client.register_model(None, "tool", framework="custom", description="a tool")
+    iris = live.client.register_model(iris_file(tmp_path), "iris", framework="sklearn")
+    # a service that deploys a model is no ref of its own: refs are models, not deployments
+    live.service("zs-first", description="the first", runtime="zs-full")
     s = zs.session()
     [inv] = ok(zs.get(f"/v1/ai/model-services/{rt['id']}", session=s))["inventories"]
     created = inv["createDate"]
     assert GSON.match(created) and inv["lastOpDate"] == created
     assert abs(times.parse_time(created) - datetime.now(UTC)) < timedelta(minutes=1)
-    refs = inv.pop("modelServiceRefs")
+    served = inv.pop("modelServiceRefs")
     machine = handler.host_facts()
     assert inv == {
         "uuid": rt["id"],
@@ -1228,30 +1433,36 @@ def test_inventory_of_a_custom_runtime(live: Any, zs: ZStack) -> None:
         "lastOpDate": created,
     }
     assert list(inv) == [f for f in INVENTORY_FIELDS if f in inv]  # B.6 order
-    # one binding per deployment that uses the runtime, oldest first
-    first_dep = first["deployments"][0]
-    second_dep = next(d for d in second["deployments"] if d["runtime_id"] == rt["id"])
-    for ref in refs:
-        assert GSON.match(ref.pop("createDate")) and GSON.match(ref.pop("lastOpDate"))
-    assert refs == [
-        {
-            "uuid": first_dep["id"],
-            "modelServiceUuid": rt["id"],
-            "name": "zs-first",
-            "description": "the first",
-            "serviceUuid": first["id"],
-        },
-        {
-            "uuid": second_dep["id"],
-            "modelUuid": model["id"],
-            "modelServiceUuid": rt["id"],
-            "name": "zs-second",
-            "serviceUuid": second["id"],
-        },
-    ]
-    # the built-in `command` runtime is bound by the second deployment of zs-second
+
+    def expected(runtime_id: str, *made: dict[str, Any]) -> list[dict[str, Any]]:
+        """The refs of `made` (newest first) on `runtime_id`, as the native API shows them."""
+        out = []
+        for m in made:
+            shown = times.format_time(datetime.fromisoformat(m["created_at"]))
+            ref = {
+                "uuid": refs.ref_uuid(runtime_id, m["id"]),
+                "modelUuid": m["id"],
+                "modelServiceUuid": runtime_id,
+                "name": m["name"],
+                "description": m["description"],
+                "createDate": shown,
+                "lastOpDate": shown,
+            }
+            out.append({k: v for k, v in ref.items() if v})
+        return out
+
+    # the project's custom models, newest first; the sklearn model is not among them
+    assert served == expected(rt["id"], tool, clf)
+    assert all(HEX32.match(ref["uuid"]) for ref in served)
+    # the built-in `command` runtime serves custom models too, under refs of its own
     [command] = ok(zs.get("/v1/ai/model-services/rt-command", session=s))["inventories"]
-    assert [r["serviceUuid"] for r in command["modelServiceRefs"]] == [second["id"]]
+    assert command["modelServiceRefs"] == expected("rt-command", tool, clf)
+    assert {r["uuid"] for r in command["modelServiceRefs"]}.isdisjoint(r["uuid"] for r in served)
+    [sklearn] = ok(zs.get("/v1/ai/model-services/rt-sklearn", session=s))["inventories"]
+    assert sklearn["modelServiceRefs"] == expected("rt-sklearn", iris)
+    # the uuid of a ref is stable from query to query
+    again = ok(zs.get(f"/v1/ai/model-services/{rt['id']}", session=s))["inventories"]
+    assert again[0]["modelServiceRefs"] == served
 
 
 def test_inventory_of_a_builtin_runtime(zs: ZStack) -> None:

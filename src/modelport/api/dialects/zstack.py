@@ -3,7 +3,9 @@
 - `PUT /zstack/v1/accounts/login`: `{"logInByAccount": {accountName, password}}` → a session;
 - `DELETE /zstack/v1/accounts/sessions/{uuid}`: log out;
 - `GET /zstack/v1/ai/model-services[/{uuid}]`: the caller's runtimes as model services, with
-  `Authorization: OAuth <session>` or `ZStack <AccessKeyId>:<Signature>` + `Date`.
+  `Authorization: OAuth <session>` or `ZStack <AccessKeyId>:<Signature>` + `Date`; their
+  `modelServiceRefs` (the models each serves) are fetched only when the reply shows them, by
+  one query for the whole page (`modelport.dialects.zstack.refs`).
 
 Each request goes through `_answer`: REST-layer problems are plain text with 400, 403, 404 or
 405; failed APIs are 503 with `{"error": …}`; unexpected errors are logged with their
@@ -29,20 +31,19 @@ from modelport import __version__
 from modelport.api.deps import ApiContext
 from modelport.dialects.zstack import (
     auth,
-    bindings,
     errors,
     grammar,
     inventory,
+    refs,
     session,
     translate,
 )
 from modelport.dialects.zstack.fields import HostFacts, Subject, architecture
 from modelport.domain.auth import Principal
 from modelport.domain.errors import ModelportError, Unauthorized
+from modelport.domain.models import Model
 from modelport.domain.runtimes import Runtime
-from modelport.domain.services import Service
-from modelport.query.ast import MAX_LIMIT, ListQuery
-from modelport.services import credentials, runtimes
+from modelport.services import credentials, models, runtimes
 
 log = logging.getLogger(__name__)
 
@@ -129,11 +130,11 @@ class ZStackDoor:
                 else (translate.to_list_query(params, self.host))
             )
             found, total = await runtimes.list_runtimes(self.ctx.store, who, asked)
-            bound: dict[str, tuple[bindings.Binding, ...]] = {}
+            served: dict[str, tuple[refs.Ref, ...]] = {}
             if found and inventory.wants(params, "modelServiceRefs"):
-                bound = await self._bindings(who, found)
+                served = await self._refs(who, found)
             items = [
-                inventory.render(Subject(rt, bound.get(rt.id, ())), self.host, params.fields)
+                inventory.render(Subject(rt, served.get(rt.id, ())), self.host, params.fields)
                 for rt in found
             ]
             return _json(inventory.reply(params, items, total))
@@ -163,20 +164,20 @@ class ZStackDoor:
             raise errors.wrong_access_key()
         return credentials.principal_of_key(key)
 
-    async def _bindings(
+    async def _refs(
         self, who: Principal, found: Sequence[Runtime]
-    ) -> dict[str, tuple[bindings.Binding, ...]]:
-        """Every service of the caller's project, page by page (the service list has no
-        runtime filter), reduced to the deployments that use one of `found`."""
-        services: list[Service] = []
-        while True:
-            page, _ = await self.ctx.ops.list(
-                who, ListQuery(offset=len(services), limit=MAX_LIMIT, count=False)
-            )
-            services.extend(page)
-            if len(page) < MAX_LIMIT:
-                break
-        return bindings.bindings_by_runtime(services, [rt.id for rt in found])
+    ) -> dict[str, tuple[refs.Ref, ...]]:
+        """The caller's models that each runtime of `found` serves: one query over every
+        framework on the page; while an answer is full, one more for the frameworks it may
+        have cut short (so at most one query per framework)."""
+        wanted = refs.frameworks(found)
+        answers: list[Model] = []
+        while wanted:
+            asked = refs.query(wanted)
+            answer, _ = await models.list_models(self.ctx.store, who, asked)
+            answers.extend(answer)
+            wanted = refs.short(wanted, answer, asked.limit)
+        return refs.by_runtime(found, answers)
 
 
 async def _answer(request: Request, work: Callable[[], Awaitable[Response]]) -> Response:

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from modelport.dialects.zstack.bindings import Binding, render_ref
 from modelport.dialects.zstack.manifest import render_yaml
+from modelport.dialects.zstack.refs import Ref, render_ref
 from modelport.dialects.zstack.times import format_time
 from modelport.domain.runtimes import Runtime
 
@@ -59,10 +59,10 @@ def architecture(machine: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Subject:
-    """What one inventory is rendered from: the runtime and its bindings."""
+    """What one inventory is rendered from: the runtime and the models it serves."""
 
     runtime: Runtime
-    bindings: tuple[Binding, ...] = ()
+    refs: tuple[Ref, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +194,7 @@ FIELDS: tuple[Field, ...] = (
     ),
     _shown("cpuArchitectures", Kind.LIST, lambda _s, h: [h.cpu_architecture]),
     _shown("vendorToSpecUuidsMap", Kind.MAP, lambda _s, _h: None),
-    _shown("modelServiceRefs", Kind.LIST, lambda s, _h: [render_ref(b) for b in s.bindings]),
+    _shown("modelServiceRefs", Kind.LIST, lambda s, _h: [render_ref(r) for r in s.refs]),
     _shown("modelServiceImages", Kind.LIST, lambda _s, _h: None),
     _column("createDate", Kind.TIME, "created_at", _time),
     _column("lastOpDate", Kind.TIME, "created_at", _time),
