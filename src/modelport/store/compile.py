@@ -141,7 +141,19 @@ async def run(
         if col is None or isinstance(col, FunctionType | Keyed):
             raise Invalid("sort", f"cannot sort by {key.field!r}")
         order.append(col.desc() if key.descending else col.asc())  # type: ignore[union-attr]
-    order.append(tiebreak)
-    stmt = stmt.order_by(*order).offset(query.offset).limit(query.limit)
-    rows = (await session.execute(stmt)).scalars().all()
-    return rows, total
+    # the tiebreak runs the way the last key does, so one index can give the whole order
+    last_descending = bool(query.sort) and query.sort[-1].descending
+    order.append(tiebreak.desc() if last_descending else tiebreak.asc())
+    if query.limit == 0:
+        return [], total
+    # a deferred join: page over the ids alone (an index-only walk, however deep the offset),
+    # then read the rows of that page
+    ids_stmt = stmt.with_only_columns(tiebreak).order_by(*order)
+    ids = (await session.execute(ids_stmt.offset(query.offset).limit(query.limit))).scalars()
+    page = list(ids)
+    if not page:
+        return [], total
+    name = tiebreak.key or "id"
+    rows = (await session.execute(stmt.where(tiebreak.in_(page)))).scalars()
+    found = {getattr(r, name): r for r in rows}
+    return [found[i] for i in page if i in found], total

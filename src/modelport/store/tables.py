@@ -156,8 +156,18 @@ class ServiceRow(Base):
     __tablename__ = "services"
     __table_args__ = (
         UniqueConstraint("project_id", "name"),
-        Index("ix_services_project_created", "project_id", "created_at"),
-        Index("ix_services_project_status", "project_id", "status"),
+        # filtered and sorted pages walk these in order (see store/compile.py)
+        Index("ix_services_project_created", "project_id", "created_at", "id"),
+        Index("ix_services_project_status", "project_id", "status", "created_at", "id"),
+        # the dialects' lists always name a workspace
+        Index(
+            "ix_services_project_workspace_status",
+            "project_id",
+            "workspace",
+            "status",
+            "created_at",
+            "id",
+        ),
     )
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from modelport.dialects.tione import status
 from modelport.dialects.tione.errors import Code, TioneError
 from modelport.dialects.tione.params import Reader
-from modelport.domain.services import DesiredState
+from modelport.domain.services import Status
 from modelport.query.ast import And, Cond, Filter, ListQuery, Not, Op, Or, Sort, all_of
 
 DEFAULT_LIMIT = 20
@@ -79,11 +79,13 @@ class GroupsQuery:
 
 
 def scope(workspace: str) -> Filter:
-    """The groups TI-ONE sees in one workspace."""
+    """The groups TI-ONE sees in one workspace: not those being deleted. (A deleted service's
+    status is `deleting` from the moment it is deleted; filtering on status rather than
+    `desired_state` keeps the whole condition inside the (project, workspace, status) index.)"""
     return And(
         (
             Cond("workspace", Op.EQ, workspace),
-            Cond("desired_state", Op.NE, DesiredState.DELETED.value),
+            Cond("status", Op.NE, Status.DELETING.value),
         )
     )
 

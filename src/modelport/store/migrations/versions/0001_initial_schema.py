@@ -134,9 +134,16 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("services", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_services_project_created", ["project_id", "created_at"], unique=False
+            "ix_services_project_created", ["project_id", "created_at", "id"], unique=False
         )
-        batch_op.create_index("ix_services_project_status", ["project_id", "status"], unique=False)
+        batch_op.create_index(
+            "ix_services_project_status", ["project_id", "status", "created_at", "id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_services_project_workspace_status",
+            ["project_id", "workspace", "status", "created_at", "id"],
+            unique=False,
+        )
 
     op.create_table(
         "deployments",
@@ -208,6 +215,7 @@ def downgrade() -> None:
 
     op.drop_table("deployments")
     with op.batch_alter_table("services", schema=None) as batch_op:
+        batch_op.drop_index("ix_services_project_workspace_status")
         batch_op.drop_index("ix_services_project_status")
         batch_op.drop_index("ix_services_project_created")
 
