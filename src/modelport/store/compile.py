@@ -146,6 +146,9 @@ async def run(
     order.append(tiebreak.desc() if last_descending else tiebreak.asc())
     if query.limit == 0:
         return [], total
+    if query.offset == 0:  # the first page: one query, the index gives the order
+        rows = await session.execute(stmt.order_by(*order).limit(query.limit))
+        return rows.scalars().all(), total
     # a deferred join: page over the ids alone (an index-only walk, however deep the offset),
     # then read the rows of that page
     ids_stmt = stmt.with_only_columns(tiebreak).order_by(*order)
