@@ -6,31 +6,13 @@ and paging, and optimistic concurrency (409).
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from modelport.config import Settings
-from modelport.server import build
-
 CMD = ["{python}", "-m", "http.server", "--bind", "{host}", "{port}"]
-
-
-@pytest.fixture
-async def api(tmp_path: Path, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = build(Settings(home=tmp_path / "home", database_url=database_url))
-    async with app.router.lifespan_context(app):
-        key = json.loads((tmp_path / "home" / "credentials").read_text())["api_key"]
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://test/api/v1",
-            headers={"Authorization": f"Bearer {key}"},
-        ) as client:
-            yield client
 
 
 def service(name: str, replicas: int = 0, **extra: Any) -> dict[str, Any]:
