@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from types import FunctionType
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, TypeDecorator, and_, func, not_, or_, select
+from sqlalchemy import ColumnElement, Select, TypeDecorator, and_, func, not_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
