@@ -54,16 +54,16 @@ def _cond(c: Cond, fields: Mapping[str, Field]) -> ColumnElement[bool]:
     if isinstance(target, Keyed):
         raise Invalid(c.field, f"name a key: {c.field}<key>")
     if isinstance(target, ColumnElement | InstrumentedAttribute):
-        return compare(target, c.op, _coerce(c.field, target, c.op, c.value))
+        return compare(target, c.op, coerce(c.field, target, c.op, c.value))
     return target(c.op, c.value)
 
 
-def _coerce(name: str, col: Column, op: Op, value: Any) -> Any:
+def coerce(name: str, col: Column, op: Op, value: Any) -> Any:
     """Turn text from a URL into the column's type (`"10"` → 10), naming the field if it can't."""
     if op in (Op.IS_NULL, Op.NOT_NULL, Op.LIKE):
         return value
     if op in (Op.IN, Op.NOT_IN):
-        return [_coerce(name, col, Op.EQ, v) for v in value]
+        return [coerce(name, col, Op.EQ, v) for v in value]
     if not isinstance(value, str):
         return value
     column_type = col.type

@@ -103,6 +103,19 @@ class SessionRow(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class ServiceCountRow(Base):
+    """How many services each (project, workspace, status) has, kept by database triggers
+    (migration 0003) in the same transaction as every insert, delete and status change, so a
+    list's total for a filter on workspace and status is a sum of a few rows, not a count of
+    every matching service."""
+
+    __tablename__ = "service_counts"
+    project_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
 class ServiceTagRow(Base):
     """Service tags, one row per key, so tag filters run in SQL on an index."""
 

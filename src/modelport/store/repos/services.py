@@ -9,15 +9,16 @@ not bump the revision, so the controller never causes a user's write to be rejec
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelport.domain.errors import Conflict, NotFound
 from modelport.domain.services import Service
-from modelport.query.ast import ListQuery, Op
+from modelport.query.ast import And, Cond, Filter, ListQuery, Op
 from modelport.store import compile, mapping
 from modelport.store import tables as t
 
@@ -41,6 +42,30 @@ def _tag(key: str, op: Op, value: Any) -> ColumnElement[bool]:
     return exists().where(
         t.ServiceTagRow.service_id == t.ServiceRow.id, t.ServiceTagRow.key == key, cond
     )
+
+
+# filters the `service_counts` table can answer a total for (see `tables.ServiceCountRow`)
+COUNTED = {"workspace": t.ServiceCountRow.workspace, "status": t.ServiceCountRow.status}
+_COUNTED_OPS = {Op.EQ, Op.NE, Op.IN, Op.NOT_IN}
+
+
+def _counted(flt: Filter | None) -> list[Cond] | None:
+    """The conditions of `flt` when it is an AND of conditions on workspace and status only."""
+    if flt is None:
+        return []
+    parts = list(flt.parts) if isinstance(flt, And) else [flt]
+    conds: list[Cond] = []
+    for part in parts:
+        if isinstance(part, And):
+            inner = _counted(part)
+            if inner is None:
+                return None
+            conds += inner
+        elif isinstance(part, Cond) and part.field in COUNTED and part.op in _COUNTED_OPS:
+            conds.append(part)
+        else:
+            return None
+    return conds
 
 
 FIELDS: dict[str, compile.Field] = {
@@ -125,9 +150,25 @@ class ServicesRepo:
 
     async def list(self, project_id: str, query: ListQuery) -> tuple[Sequence[Service], int]:
         stmt = select(t.ServiceRow).where(t.ServiceRow.project_id == project_id)
+        counted = _counted(query.filter) if query.count else None
+        if counted is not None:  # the total from the trigger-kept counts: a few rows summed
+            query = replace(query, count=False)
         rows, total = await compile.run(self.s, stmt, query, FIELDS, t.ServiceRow.id)
+        if counted is not None:
+            total = await self._counted_total(project_id, counted)
         deps = await self._deployments([r.id for r in rows])
         return [mapping.service(r, deps[r.id]) for r in rows], total
+
+    async def _counted_total(self, project_id: str, conds: Sequence[Cond]) -> int:
+        stmt = select(func.coalesce(func.sum(t.ServiceCountRow.n), 0)).where(
+            t.ServiceCountRow.project_id == project_id
+        )
+        for c in conds:
+            column = COUNTED[c.field]
+            stmt = stmt.where(
+                compile.compare(column, c.op, compile.coerce(c.field, column, c.op, c.value))
+            )
+        return int((await self.s.execute(stmt)).scalar_one())
 
     async def all(self, *, settled_too: bool = True) -> Sequence[Service]:
         """Every service; with `settled_too=False`, not those stopped and at rest (nothing to
