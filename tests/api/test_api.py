@@ -61,7 +61,7 @@ async def test_openapi_is_served(api: httpx.AsyncClient) -> None:
         (service("x", cpu=0), None),
         ({"name": "x", "deployments": [], "colour": "red"}, "colour"),
         ({"name": 5, "deployments": [{"replicas": "many"}]}, None),
-        (service("x", lb_policy="SOURCE_IP"), "lb_policy"),
+        (service("x", lb_policy="FASTEST"), "lb_policy"),
         ({"name": "x", "deployments": [{"replicas": "many"}]}, "deployments[0].replicas"),
     ],
 )

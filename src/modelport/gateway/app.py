@@ -6,8 +6,11 @@ invocation. Errors use the native envelope `{"error": {"code", "message", "detai
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as HttpRoute
@@ -52,16 +55,32 @@ class Gateway:
                 raise NotFound("service", service_id)
             if route.auth:
                 _check_key(request, route.key_hash)
-            address = self.balancer.pick(route)
+            client = request.client.host if request.client else ""
+            address = self.balancer.pick(route, client)
         except ModelportError as exc:
             return error_response(exc)
+        self.balancer.started(address)
         try:
             response = await proxy.forward(self.client, request, address, path)
         except ModelportError as exc:
+            self.balancer.finished(address)
             self.counters.record(service_id, failed=True)
             return error_response(exc)
         self.counters.record(service_id, failed=response.status_code >= 500)
+        # in flight until the last byte of the answer is sent
+        done = response.background
+        response.background = BackgroundTask(_after, done, self.balancer.finished, address)
         return response
+
+
+async def _after(
+    first: BackgroundTask | None, finished: Callable[[str], None], address: str
+) -> None:
+    try:
+        if first is not None:
+            await first()
+    finally:
+        finished(address)
 
 
 def _check_key(request: Request, key_hash: str) -> None:

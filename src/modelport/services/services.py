@@ -80,7 +80,6 @@ class ServiceOps:
     # -- create ------------------------------------------------------------------------------
     async def create(self, who: Principal, spec: ServiceSpec) -> Service:
         validate.name("name", spec.name)
-        _balancing("lb_policy", spec.lb_policy)
         validate.text("description", spec.description)
         validate.tags("tags", spec.tags)
         if not spec.deployments:
@@ -235,8 +234,6 @@ class ServiceOps:
             validate.text("description", patch.description)
         if patch.tags is not None:
             validate.tags("tags", patch.tags)
-        if patch.lb_policy is not None:
-            _balancing("lb_policy", patch.lb_policy)
 
         def change(s: Service) -> Service:
             return replace(
@@ -399,11 +396,6 @@ class ServiceOps:
             await _note(tx, svc, "KeyRotated", "service key rotated")
         self.wake()
         return plain
-
-
-def _balancing(field: str, policy: LbPolicy) -> None:
-    if policy != LbPolicy.ROUND_ROBIN:
-        raise Invalid(field, f"{policy} is not available yet; the gateway balances ROUND_ROBIN")
 
 
 async def _note(tx: Tx, svc: Service, reason: str, message: str) -> None:
