@@ -63,15 +63,15 @@ class Router:
         async with self.store.read() as tx:
             services = await tx.services.all()
             replicas = await tx.replicas.all()
-            ciphertexts = {s.id: await tx.services.key_ciphertext(None, s.id) for s in services}
+            ciphertexts = await tx.services.key_ciphertexts(None, None)
         ready: dict[str, list[str]] = defaultdict(list)
         for r in replicas:
             if r.state == ReplicaState.READY and r.address:
                 ready[r.deployment_id].append(r.address)
         routes: dict[str, Route] = {}
         for s in services:
-            if s.desired_state == DesiredState.DELETED:
-                continue
+            if s.desired_state == DesiredState.DELETED or s.id not in ciphertexts:
+                continue  # being deleted, or deleted between the two reads
             routes[s.id] = Route(
                 service_id=s.id,
                 project_id=s.project_id,
@@ -85,6 +85,9 @@ class Router:
             )
         if routes != self.table.routes:
             self.table = RoutingTable(routes)
+        # forget the hashes of rotated and deleted keys
+        live = set(ciphertexts.values())
+        self._key_hashes = {c: h for c, h in self._key_hashes.items() if c in live}
 
     def _hash(self, ciphertext: str) -> str:
         known = self._key_hashes.get(ciphertext)

@@ -240,13 +240,18 @@ class ServicesRepo:
     async def key_ciphertext(self, project_id: str | None, service_id: str) -> str:
         return (await self._row(project_id, service_id)).key_ciphertext
 
-    async def key_ciphertexts(self, project_id: str, service_ids: Sequence[str]) -> dict[str, str]:
-        """The encrypted keys of those of `service_ids` that exist in the project, in one read."""
-        if not service_ids:
-            return {}
-        stmt = select(t.ServiceRow.id, t.ServiceRow.key_ciphertext).where(
-            t.ServiceRow.project_id == project_id, t.ServiceRow.id.in_(list(service_ids))
-        )
+    async def key_ciphertexts(
+        self, project_id: str | None, service_ids: Sequence[str] | None
+    ) -> dict[str, str]:
+        """The encrypted keys of `service_ids` (None: every service) in the project (None: in
+        every project), in one read; ids that do not exist there are left out."""
+        stmt = select(t.ServiceRow.id, t.ServiceRow.key_ciphertext)
+        if project_id is not None:
+            stmt = stmt.where(t.ServiceRow.project_id == project_id)
+        if service_ids is not None:
+            if not service_ids:
+                return {}
+            stmt = stmt.where(t.ServiceRow.id.in_(list(service_ids)))
         return {sid: text for sid, text in await self.s.execute(stmt)}
 
     async def set_key(self, project_id: str, service_id: str, ciphertext: str) -> None:
