@@ -13,7 +13,6 @@ import contextlib
 import json
 import logging
 import os
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from modelport.api import dialects
 from modelport.api.app import build_api
 from modelport.api.deps import ApiContext
 from modelport.backends.local import LocalBackend
+from modelport.client.client import CREDENTIALS, read_credentials
 from modelport.config import Settings
 from modelport.controller.clock import SystemClock
 from modelport.controller.loop import Controller, ControllerConfig
@@ -44,8 +44,6 @@ from modelport.store import Store
 
 log = logging.getLogger(__name__)
 
-CREDENTIALS = "credentials"
-
 
 @dataclass
 class Stack:
@@ -56,7 +54,6 @@ class Stack:
     backend: LocalBackend
     probe: HttpProbe
     controller: Controller
-    router: Router
     gateway: Gateway
     ops: ServiceOps
     http: httpx.AsyncClient
@@ -75,14 +72,6 @@ def secret_key(settings: Settings) -> bytes:
     return path.read_bytes().strip()
 
 
-def read_credentials(home: Path) -> dict[str, str]:
-    path = home / CREDENTIALS
-    if not path.exists():
-        return {}
-    data = json.loads(path.read_text())
-    return data if isinstance(data, dict) else {}
-
-
 def write_credentials(home: Path, url: str, api_key: str) -> None:
     path = home / CREDENTIALS
     tmp = path.with_suffix(".tmp")
@@ -90,6 +79,20 @@ def write_credentials(home: Path, url: str, api_key: str) -> None:
     with os.fdopen(fd, "w") as f:
         json.dump({"url": url, "api_key": api_key}, f)
     tmp.replace(path)
+
+
+async def flush_counts(store: Store, gateway: Gateway) -> None:
+    """Write the gateway's invocation counts; on failure they are kept for the next flush."""
+    counts = gateway.counters.drain()
+    if not counts:
+        return
+    try:
+        async with store.write() as tx:
+            for service_id, (inv, fail) in counts.items():
+                await tx.services.add_counts(service_id, inv, fail)
+    except ModelportError:
+        gateway.counters.restore(counts)
+        raise
 
 
 def build_stack(settings: Settings) -> Stack:
@@ -115,16 +118,7 @@ def build_stack(settings: Settings) -> Stack:
 
     async def after_pass() -> None:
         await router.refresh()
-        counts = gateway.counters.drain()
-        if not counts:
-            return
-        try:
-            async with store.write() as tx:
-                for service_id, (inv, fail) in counts.items():
-                    await tx.services.add_counts(service_id, inv, fail)
-        except ModelportError:
-            gateway.counters.restore(counts)
-            raise
+        await flush_counts(store, gateway)
 
     controller = Controller(
         store,
@@ -137,12 +131,11 @@ def build_stack(settings: Settings) -> Stack:
             start_timeout=settings.start_timeout,
             backoff_base=settings.backoff_base,
             backoff_max=settings.backoff_max,
-            python=sys.executable,
         ),
         on_pass=after_pass,
     )
     ops = ServiceOps(store, cipher, backend, controller.wake)
-    return Stack(settings, store, backend, probe, controller, router, gateway, ops, http, base_url)
+    return Stack(settings, store, backend, probe, controller, gateway, ops, http, base_url)
 
 
 async def start(stack: Stack) -> asyncio.Task[None]:
@@ -172,10 +165,7 @@ async def stop(stack: Stack, loop_task: asyncio.Task[None] | None) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await loop_task
     await stack.controller.shutdown()
-    counts = stack.gateway.counters.drain()
-    async with stack.store.write() as tx:
-        for service_id, (inv, fail) in counts.items():
-            await tx.services.add_counts(service_id, inv, fail)
+    await flush_counts(stack.store, stack.gateway)
     await stack.backend.aclose()
     await stack.probe.aclose()
     await stack.http.aclose()

@@ -25,7 +25,7 @@ from modelport.controller.plan import (
     backoff,
     plan,
 )
-from modelport.domain.ids import DeploymentId, ReplicaId, ServiceId
+from modelport.domain.ids import DeploymentId, ReplicaId
 from modelport.domain.replicas import Replica, ReplicaState
 from modelport.domain.resources import Resources
 
@@ -42,7 +42,6 @@ def at(seconds: float) -> datetime:
 def desired(replicas: int = 1, resources: Resources = REQUEST, **kw: float) -> Desired:
     return Desired(
         deployment_id=DeploymentId("dep-1"),
-        service_id=ServiceId("svc-1"),
         replicas=replicas,
         resources=resources,
         backend="fake",

@@ -16,8 +16,9 @@ import typer
 import uvicorn
 
 from modelport.cli.output import state
+from modelport.client.client import CREDENTIALS
 from modelport.config import Settings
-from modelport.server import CREDENTIALS, build
+from modelport.server import build
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it

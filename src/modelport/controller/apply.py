@@ -12,10 +12,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from modelport.backends.base import Backend, LaunchSpec
-from modelport.controller.plan import Create, Note, Plan, Remove, Save, Start, Stop, backoff
+from modelport.controller.plan import Create, Note, Plan, Remove, Save, Start, Stop, failed
 from modelport.domain.errors import ModelportError
 from modelport.domain.events import Event, EventType
 from modelport.domain.ids import EventId, ProjectId, new_id
@@ -45,19 +45,20 @@ class Applier:
 
     async def apply(self, plan: Plan, ctx: Context, now: datetime) -> list[Replica]:
         """Apply `plan`; return the replicas as they are afterwards."""
-        async with self.store.write() as tx:
-            for action in plan.actions:
-                match action:
-                    case Create(replica=r):
-                        await tx.replicas.add(r)
-                    case Save(replica=r) | Start(replica=r):
-                        await tx.replicas.save(r)
-                    case Stop(replica=r):
-                        await tx.replicas.save(r)
-                    case Remove(replica_id=rid):
-                        await tx.replicas.delete(rid)
-                    case Note():
-                        await tx.events.add(event(ctx.project_id, ctx.service_id, action, now))
+        if plan.actions:  # a deployment at rest writes nothing
+            async with self.store.write() as tx:
+                for action in plan.actions:
+                    match action:
+                        case Create(replica=r):
+                            await tx.replicas.add(r)
+                        case Save(replica=r) | Start(replica=r):
+                            await tx.replicas.save(r)
+                        case Remove(replica_id=rid):
+                            await tx.replicas.delete(rid)
+                        case Note():
+                            await tx.events.add(event(ctx.project_id, ctx.service_id, action, now))
+                        case Stop():  # its replica is saved by the Save that goes with it
+                            pass
         for action in plan.actions:
             if isinstance(action, Stop) and action.replica.handle:
                 self.stop(action.replica, ctx.grace_period)
@@ -79,14 +80,7 @@ class Applier:
         try:
             placed = await self.backend.start(ctx.launch(r))
         except ModelportError as exc:
-            failures = r.failures + 1
-            delay = backoff(failures, ctx.backoff_base, ctx.backoff_max)
-            return r.to(
-                ReplicaState.FAILED,
-                failures=failures,
-                last_error=exc.message,
-                next_start_at=now + timedelta(seconds=delay),
-            )
+            return failed(r, exc.message, now, ctx.backoff_base, ctx.backoff_max)[0]
         return replace(r, handle=placed.handle, address=placed.address, node=placed.node)
 
     def stop(self, r: Replica, grace_period: float) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -49,7 +48,6 @@ class ControllerConfig:
     start_timeout: float = 300.0
     backoff_base: float = 1.0
     backoff_max: float = 60.0
-    python: str = sys.executable
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +197,8 @@ class Controller:
             obs = await self.backend.observe(r.handle)
             alive, code = obs.alive, obs.exit_code
         if not alive:
+            if r.state == ReplicaState.STOPPING:  # gone as asked: no failure to explain
+                return Seen(r, alive=False, exit_code=code)
             tail = latest_attempt(await self.backend.logs(r.id, LOG_TAIL_LINES))
             return Seen(r, alive=False, exit_code=code, log_tail=tail)
         healthy = None
@@ -217,7 +217,6 @@ class Controller:
     ) -> _Outcome:
         desired = Desired(
             deployment_id=dep.id,
-            service_id=svc.id,
             replicas=dep.replicas if svc.desired_state == DesiredState.RUNNING else 0,
             resources=dep.resources,
             backend=self.backend.name,

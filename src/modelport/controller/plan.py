@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from modelport.domain.events import EventType
-from modelport.domain.ids import DeploymentId, ReplicaId, ServiceId, new_id
+from modelport.domain.ids import DeploymentId, ReplicaId, new_id
 from modelport.domain.replicas import Replica, ReplicaState
 from modelport.domain.resources import Resources
 
@@ -31,7 +31,6 @@ S = ReplicaState
 @dataclass(frozen=True, slots=True)
 class Desired:
     deployment_id: DeploymentId
-    service_id: ServiceId
     replicas: int
     resources: Resources
     backend: str
@@ -194,20 +193,24 @@ def _exit_reason(s: Seen) -> str:
     return f"{head}: {tail}" if tail else head
 
 
+def failed(
+    r: Replica, reason: str, now: datetime, base: float, cap: float
+) -> tuple[Replica, float]:
+    """`r` failed for `reason`: one more consecutive failure, restarted after the backoff.
+    Returns the failed replica and the backoff in seconds."""
+    failures = r.failures + 1
+    delay = backoff(failures, base, cap)
+    later = now + timedelta(seconds=delay)
+    return r.to(S.FAILED, failures=failures, last_error=reason, next_start_at=later), delay
+
+
 def _fail(
     desired: Desired, r: Replica, now: datetime, out: Plan, reason: str, *, process_gone: bool
 ) -> Replica:
-    failures = r.failures + 1
-    delay = backoff(failures, desired.backoff_base, desired.backoff_max)
-    failed = r.to(
-        S.FAILED,
-        failures=failures,
-        last_error=reason,
-        next_start_at=now + timedelta(seconds=delay),
-    )
+    failed_replica, delay = failed(r, reason, now, desired.backoff_base, desired.backoff_max)
     if not process_gone:
-        out.actions.append(Stop(failed))
-    out.actions.append(Save(failed))
+        out.actions.append(Stop(failed_replica))
+    out.actions.append(Save(failed_replica))
     what = "crashed" if r.state in (S.READY, S.UNHEALTHY) else "failed to start"
     out.actions.append(
         Note(
@@ -218,7 +221,7 @@ def _fail(
             f"replica {r.id} {what}: {reason}; restarting in {delay:g}s",
         )
     )
-    return failed
+    return failed_replica
 
 
 def _stop(r: Replica, out: Plan) -> Replica:
