@@ -1158,3 +1158,13 @@ def test_maas_list(live: Any, sdk: Any) -> None:
         exc = _sdk_error(client, MAAS, query=bad, region_id="r")
         assert (exc.status_code, exc.error_code) == (400, "ModelArts.0104")
         assert exc.error_msg.startswith("Parameter error: ")
+
+
+def test_a_non_ascii_signature_is_a_mismatch_not_a_crash() -> None:
+    date = {"X-Sdk-Date": "20240101T000000Z", "Content-Type": "application/json"}
+    received = _sdk_signed("GET", "/v1/proj123/services", [], date)
+    auth = replace(
+        signer.parse_authorization(received.headers["authorization"]), signature="é" * 64
+    )
+    with pytest.raises(SignatureError, match="signature mismatch"):
+        signer.verify(auth, "SKEXAMPLE", received, VECTOR_NOW)

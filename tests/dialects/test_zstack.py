@@ -1555,3 +1555,10 @@ def test_odd_requests_are_never_500(zs: ZStack) -> None:
     ]:
         r = zs.get(params=raw, session=s)
         assert r.status_code in (200, 400, 503), (raw, r.status_code, r.text)
+
+
+def test_a_non_ascii_access_key_signature_is_wrong_not_a_crash() -> None:
+    from modelport.dialects.zstack import auth as zauth
+
+    given = zauth.AccessKeyAuth("AK1", "签名", "Mon, 01 Jan 2024 00:00:00 GMT")
+    assert zauth.verify(given, "SECRET", "GET", "/v1/ai/model-services") is False

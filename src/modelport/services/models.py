@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,6 +52,17 @@ async def register(
 async def get(store: Store, who: Principal, model_id: str) -> Model:
     async with store.read() as tx:
         return await tx.models.get(who.project_id, model_id)
+
+
+async def by_ids(store: Store, who: Principal, ids: Iterable[str]) -> dict[str, Model]:
+    """The project's models among `ids`, in one read; unknown ids are left out."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    query = ListQuery(filter=Cond("id", Op.IN, wanted), limit=len(wanted), count=False)
+    async with store.read() as tx:
+        found, _ = await tx.models.list(who.project_id, query)
+    return {m.id: m for m in found}
 
 
 async def list_models(

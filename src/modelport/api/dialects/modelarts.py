@@ -34,7 +34,7 @@ from modelport.dialects.modelarts.iam import IamError
 from modelport.dialects.modelarts.signer import SignatureError, SignedRequest
 from modelport.domain.auth import Principal, Project
 from modelport.domain.credentials import Session
-from modelport.domain.errors import ModelportError, NotFound, Unauthorized
+from modelport.domain.errors import ModelportError, Unauthorized
 from modelport.domain.models import Model
 from modelport.query.ast import MAX_LIMIT, Cond, ListQuery, Op
 from modelport.services import credentials, models
@@ -119,13 +119,7 @@ async def _authorized(request: Request, ctx: ApiContext, surface: Surface) -> Pr
 
 # -- the APIs --------------------------------------------------------------------------------
 async def _models_of(ctx: ApiContext, who: Principal, ids: set[str]) -> dict[str, Model]:
-    found: dict[str, Model] = {}
-    for model_id in sorted(ids):
-        try:
-            found[model_id] = await models.get(ctx.store, who, model_id)
-        except NotFound:
-            continue
-    return found
+    return await models.by_ids(ctx.store, who, ids)
 
 
 async def _details(request: Request, ctx: ApiContext) -> dict[str, Any]:

@@ -148,13 +148,13 @@ async def _catalog(ctx: ApiContext, who: Principal, services: Iterable[Service])
     found_runtimes: dict[str, Runtime] = {}
     found_models: dict[str, Model] = {}
     if runtime_ids:
-        query = ListQuery(filter=Cond("id", Op.IN, runtime_ids), limit=len(runtime_ids))
+        query = ListQuery(
+            filter=Cond("id", Op.IN, runtime_ids), limit=len(runtime_ids), count=False
+        )
         items, _ = await runtimes.list_runtimes(ctx.store, who, query)
         found_runtimes = {r.id: r for r in items}
     if model_ids:
-        query = ListQuery(filter=Cond("id", Op.IN, model_ids), limit=len(model_ids))
-        registered, _ = await models.list_models(ctx.store, who, query)
-        found_models = {m.id: m for m in registered}
+        found_models = await models.by_ids(ctx.store, who, model_ids)
     return render.Catalog(found_runtimes, found_models)
 
 

@@ -19,8 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from modelport.api.deps import ApiContext
 from modelport.dialects.ucloud import errors, params, query, render, signature
-from modelport.domain.auth import Principal
-from modelport.domain.errors import ModelportError, NotFound
+from modelport.domain.errors import ModelportError
 from modelport.services import credentials, models
 
 log = logging.getLogger(__name__)
@@ -60,27 +59,17 @@ async def _answer(given: params.Params, ctx: ApiContext) -> dict[str, Any]:
     if asked is None:
         return render.response(public.action, [], 0)
     services, total = await ctx.ops.list(who, asked)
-    names: dict[str, str] = {}
+    found = await models.by_ids(ctx.store, who, [render.model_id(s) for s in services])
     # service keys for admin callers (one read for the page); members see ""
     keys = await ctx.ops.keys(who, [s.id for s in services]) if who.is_admin else {}
     data = [
         render.service_data(
             s,
             base_url=ctx.base_url,
-            model_name=await _model_name(ctx, who, render.model_id(s), names),
+            # a model deleted since the list was read shows as ""
+            model_name=m.name if (m := found.get(render.model_id(s))) else "",
             key=keys.get(s.id, ""),
         )
         for s in services
     ]
     return render.response(public.action, data, total)
-
-
-async def _model_name(ctx: ApiContext, who: Principal, model_id: str, seen: dict[str, str]) -> str:
-    if not model_id:
-        return ""
-    if model_id not in seen:
-        try:
-            seen[model_id] = (await models.get(ctx.store, who, model_id)).name
-        except NotFound:  # deleted since the list was read
-            seen[model_id] = ""
-    return seen[model_id]

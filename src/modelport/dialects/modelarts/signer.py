@@ -177,5 +177,5 @@ def verify(auth: Authorization, secret: str, request: SignedRequest, now: dateti
         raise SignatureError("X-Sdk-Content-Sha256 does not match the body")
     canonical = canonical_request(request, auth.signed_headers)
     expected = _hmac(secret, string_to_sign(canonical, date.strip()))
-    if not hmac.compare_digest(expected, auth.signature.lower()):
+    if not hmac.compare_digest(expected.encode(), auth.signature.lower().encode()):
         raise SignatureError("signature mismatch")

@@ -83,4 +83,5 @@ def sign(secret: str, method: str, date: str, path: str) -> str:
 
 
 def verify(auth: AccessKeyAuth, secret: str, method: str, path: str) -> bool:
-    return hmac.compare_digest(sign(secret, method, auth.date, path), auth.signature)
+    expected = sign(secret, method, auth.date, path)
+    return hmac.compare_digest(expected.encode(), auth.signature.encode())  # bytes: any text
