@@ -6,7 +6,7 @@
 The SDK parses an error only when the Content-Type is exactly `application/json` (no
 `charset` parameter): with anything else it takes an error envelope for a success (spec D.3).
 Any status but 200 is a `ServerNetworkError` to it, so errors are 200 too. The HTTP handler
-sends `body(...)` with `STATUS` and `HEADERS`. Pure.
+sends `body(...)` with `STATUS` and `Content-Type: CONTENT_TYPE`. Pure.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from modelport.dialects.tione.errors import TioneError
 
 STATUS = 200
 CONTENT_TYPE = "application/json"
-HEADERS = {"content-type": CONTENT_TYPE}
 
 
 def success(fields: dict[str, Any], request_id: str) -> dict[str, Any]:
