@@ -26,9 +26,31 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `serve` listens on.")
     port: int = Field(default=8080, description="Port `serve` listens on.")
+    gateway_port: int = Field(
+        default=8081, description="Port the gateway (the data plane: service calls) listens on."
+    )
     public_url: str | None = Field(
         default=None,
-        description="Base URL callers use to reach the gateway; default http://HOST:PORT.",
+        description="Base URL callers use to reach the gateway; default http://HOST:GATEWAY_PORT.",
+    )
+    gateway_max_body: int = Field(
+        default=64 * 1024 * 1024,
+        description="Largest request body the gateway accepts, bytes (larger: 413).",
+    )
+    gateway_attempts: int = Field(
+        default=3, ge=1, description="Replicas one call may be tried on (retries + 1)."
+    )
+    gateway_workers: int = Field(
+        default=2, ge=1, description="Worker processes of `modelport gateway`."
+    )
+    gateway_poll_interval: float = Field(
+        default=0.25,
+        description="Seconds between a separate gateway's checks for routing changes.",
+    )
+    drain_delay: float = Field(
+        default=1.0,
+        description="Seconds a ready replica stays up after leaving rotation before it is "
+        "stopped, so gateways stop routing to it first.",
     )
     replica_host: str = Field(default="127.0.0.1", description="Address local replicas listen on.")
     secret_key: str | None = Field(
@@ -80,6 +102,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'modelport.db'}"
+
+    @property
+    def gateway_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.gateway_port}").rstrip("/")
 
     @property
     def server_url(self) -> str:

@@ -1,9 +1,10 @@
 """The composition root: builds settings-driven objects once and wires them together.
 
-`build(settings)` returns the root ASGI app: the native API under `/api/v1`, the gateway under
-`/services`. Its lifespan opens the store (migrations), bootstraps credentials, adopts live
-replicas (`controller.recovery`), runs the controller loop, and on shutdown stops every
-replica it runs. Nothing here runs at import time.
+`build(settings)` returns the root ASGI app: the native API under `/api/v1` and the clouds'
+dialects. Its lifespan opens the store (migrations), bootstraps credentials, adopts live
+replicas (`controller.recovery`), starts the gateway's data plane on its own port, runs the
+controller loop, and on shutdown lets calls in flight finish, then stops every replica it
+runs. Nothing here runs at import time.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import multiprocessing
 import os
+import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import uvloop
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -34,8 +37,9 @@ from modelport.controller.probe import HttpProbe
 from modelport.controller.recovery import recover
 from modelport.domain.errors import ModelportError
 from modelport.domain.resources import Resources
-from modelport.gateway.app import Gateway
+from modelport.gateway.plane import DataPlane
 from modelport.gateway.routing import Router
+from modelport.gateway.store import Follower, flush
 from modelport.runtimes.catalog import BUILTIN
 from modelport.services import auth
 from modelport.services.secrets import Cipher
@@ -43,6 +47,8 @@ from modelport.services.services import ServiceOps
 from modelport.store import Store
 
 log = logging.getLogger(__name__)
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @dataclass
@@ -54,16 +60,21 @@ class Stack:
     backend: LocalBackend
     probe: HttpProbe
     controller: Controller
-    gateway: Gateway
+    router: Router
+    plane: DataPlane
     ops: ServiceOps
-    http: httpx.AsyncClient
     base_url: str
 
 
-def secret_key(settings: Settings) -> bytes:
+def secret_key(settings: Settings, *, create: bool = True) -> bytes:
     if settings.secret_key:
         return settings.secret_key.encode()
     path = settings.data_dir / "secret.key"
+    if not path.exists() and not create:
+        raise SystemExit(
+            f"no secret key: set MODELPORT_SECRET_KEY or MODELPORT_HOME to the control plane's "
+            f"(no {path})"
+        )
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -81,20 +92,6 @@ def write_credentials(home: Path, url: str, api_key: str) -> None:
     tmp.replace(path)
 
 
-async def flush_counts(store: Store, gateway: Gateway) -> None:
-    """Write the gateway's invocation counts; on failure they are kept for the next flush."""
-    counts = gateway.counters.drain()
-    if not counts:
-        return
-    try:
-        async with store.write() as tx:
-            for service_id, (inv, fail) in counts.items():
-                await tx.services.add_counts(service_id, inv, fail)
-    except ModelportError:
-        gateway.counters.restore(counts)
-        raise
-
-
 def build_stack(settings: Settings) -> Stack:
     home = settings.data_dir
     home.mkdir(parents=True, exist_ok=True)
@@ -108,17 +105,16 @@ def build_stack(settings: Settings) -> Stack:
     )
     backend = LocalBackend(home, host=settings.replica_host, capacity=capacity)
     probe = HttpProbe(timeout=settings.probe_timeout)
-    http = httpx.AsyncClient(
-        timeout=httpx.Timeout(300.0, connect=5.0),
-        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
-    )
     router = Router(store, cipher)
-    gateway = Gateway(router, http)
-    base_url = settings.public_url or f"http://{settings.host}:{settings.port}"
+    plane = DataPlane(
+        router, max_body=settings.gateway_max_body, attempts=settings.gateway_attempts
+    )
 
     async def after_pass() -> None:
-        await router.refresh()
-        await flush_counts(store, gateway)
+        if await router.refresh():
+            async with store.write() as tx:  # separate gateways reload on this
+                await tx.traffic.bump_generation()
+        await flush(store, plane.recorder)
 
     controller = Controller(
         store,
@@ -131,11 +127,13 @@ def build_stack(settings: Settings) -> Stack:
             start_timeout=settings.start_timeout,
             backoff_base=settings.backoff_base,
             backoff_max=settings.backoff_max,
+            drain_delay=settings.drain_delay,
         ),
         on_pass=after_pass,
     )
     ops = ServiceOps(store, cipher, backend, controller.wake)
-    return Stack(settings, store, backend, probe, controller, gateway, ops, http, base_url)
+    base_url = f"http://{settings.host}:{settings.port}"
+    return Stack(settings, store, backend, probe, controller, router, plane, ops, base_url)
 
 
 async def start(stack: Stack) -> asyncio.Task[None]:
@@ -149,11 +147,13 @@ async def start(stack: Stack) -> asyncio.Task[None]:
         log.info("admin API key written to %s", s.data_dir / CREDENTIALS)
     await recover(stack.store, stack.backend)
     await stack.controller.reconcile()
+    await stack.plane.listen(s.host, s.gateway_port)
     return asyncio.create_task(stack.controller.run_forever(), name="controller")
 
 
 async def stop(stack: Stack, loop_task: asyncio.Task[None] | None) -> None:
-    """Stop the loop, then every replica; flush counts; close connections."""
+    """Let calls in flight finish; stop the loop, then every replica; flush counts."""
+    await stack.plane.close()
     if loop_task is not None:
         # let the pass in progress finish: a database call cut short by cancellation can
         # leave its connection unusable; cancel only if the pass does not end in time
@@ -165,16 +165,15 @@ async def stop(stack: Stack, loop_task: asyncio.Task[None] | None) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await loop_task
     await stack.controller.shutdown()
-    await flush_counts(stack.store, stack.gateway)
+    await flush(stack.store, stack.plane.recorder)
     await stack.backend.aclose()
     await stack.probe.aclose()
-    await stack.http.aclose()
     await stack.store.close()
 
 
 def build(settings: Settings) -> Starlette:
     stack = build_stack(settings)
-    ctx = ApiContext(stack.store, stack.ops, stack.base_url, stack.ops.cipher)
+    ctx = ApiContext(stack.store, stack.ops, stack.base_url, stack.ops.cipher, settings.gateway_url)
     api = build_api(ctx)
 
     @contextlib.asynccontextmanager
@@ -182,7 +181,7 @@ def build(settings: Settings) -> Starlette:
         task = await start(stack)
         if settings.demo:
             message = await demo.ensure_demo(
-                stack.store, stack.ops, settings.data_dir, stack.base_url
+                stack.store, stack.ops, settings.data_dir, settings.gateway_url
             )
             print(message, flush=True)
         try:
@@ -193,10 +192,68 @@ def build(settings: Settings) -> Starlette:
     app = Starlette(
         routes=[
             Mount("/api/v1", app=api),
-            Mount("/services", app=stack.gateway.app()),
             *dialects.routes(ctx),
         ],
         lifespan=lifespan,
     )
     app.state.stack = stack
     return app
+
+
+def run_gateway(settings: Settings) -> int:
+    """`modelport gateway`: the data plane alone, in `gateway_workers` processes sharing the
+    port (SO_REUSEPORT), next to a control plane (`serve`) on the same store.
+
+    Returns the exit status. SIGTERM or SIGINT to this process stops every worker; each lets
+    its calls in flight finish and flushes its counts first.
+    """
+    workers = settings.gateway_workers
+    if workers == 1:
+        return _gateway_worker(settings)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_gateway_worker, args=(settings,)) for _ in range(workers)]
+    for proc in procs:
+        proc.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for proc in procs:
+            if proc.pid is not None and proc.is_alive():
+                os.kill(proc.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for proc in procs:
+        proc.join()
+    return max((proc.exitcode or 0 for proc in procs), default=0)
+
+
+def _gateway_worker(settings: Settings) -> int:
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    uvloop.run(_serve_gateway(settings))
+    return 0
+
+
+async def _serve_gateway(settings: Settings) -> None:
+    store = Store(settings.store_url)
+    router = Router(store, Cipher(secret_key(settings, create=False)))
+    plane = DataPlane(
+        router, max_body=settings.gateway_max_body, attempts=settings.gateway_attempts
+    )
+    follower = Follower(store, router, plane.recorder, settings.gateway_poll_interval)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await plane.listen(settings.host, settings.gateway_port, reuse_port=True)
+    log.info("gateway worker %d on %s:%d", os.getpid(), settings.host, settings.gateway_port)
+    task = asyncio.create_task(follower.run(), name="routing follower")
+    try:
+        await stopping.wait()
+    finally:
+        await plane.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        with contextlib.suppress(ModelportError):
+            await flush(store, plane.recorder)
+        await store.close()

@@ -147,6 +147,7 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Running]
     settings = Settings(
         home=home,
         port=free_port(),
+        gateway_port=free_port(),
         resync_interval=0.2,
         probe_interval=0.1,
         backoff_base=0.1,

@@ -85,6 +85,7 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Running]
     settings = Settings(
         home=home,
         port=free_port(),
+        gateway_port=free_port(),
         resync_interval=0.2,
         probe_interval=0.1,
         backoff_base=0.1,
@@ -149,8 +150,12 @@ def gone(client: Client, service_id: str) -> Callable[[], bool]:
 
 
 # -- against the real server ----------------------------------------------------------------
-def test_health(client: Client) -> None:
-    assert client.health() == {"status": "ok", "version": "0.1.0"}
+def test_health(server: Running, client: Client) -> None:
+    assert client.health() == {
+        "status": "ok",
+        "version": "0.1.0",
+        "gateway_url": server.settings.gateway_url,
+    }
 
 
 def test_from_settings_reads_the_credentials_file(server: Running) -> None:
@@ -227,7 +232,7 @@ def test_custom_service_lifecycle(server: Running, client: Client) -> None:
     seen: list[str] = []
     ready = client.wait_ready(sid, timeout=DEADLINE, on_progress=lambda s: seen.append(s["status"]))
     assert ready["status"] == "running"
-    assert ready["url"] == f"{server.url}/services/{sid}"
+    assert ready["url"] == f"{server.settings.gateway_url}/services/{sid}"
     assert seen[-1] == "running"
 
     # the data plane: the key is fetched when not given; a wrong key is refused
@@ -431,6 +436,9 @@ def test_non_envelope_answer_falls_back_to_text() -> None:
 
 def test_model_server_errors_keep_their_message() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/services/svc-1":
+            return httpx.Response(200, json={"url": "http://gw/services/svc-1"})
+        assert request.url == "http://gw/services/svc-1/v1/models/iris:predict"
         return httpx.Response(400, json={"error": "expected 4 features, got 3"})
 
     with mock_client(handler) as c, pytest.raises(ApiError) as err:

@@ -45,6 +45,7 @@ def free_port() -> int:
 @dataclass
 class Live:
     url: str
+    gateway: str  # base URL of the gateway (service URLs)
     client: Client
     project_id: str
     access_key_id: str
@@ -89,6 +90,7 @@ def live(tmp_path: Path, database_url: str) -> Iterator[Live]:
     settings = Settings(
         home=home,
         port=port,
+        gateway_port=free_port(),
         database_url=database_url,
         resync_interval=0.3,
         probe_interval=0.1,
@@ -113,6 +115,7 @@ def live(tmp_path: Path, database_url: str) -> Iterator[Live]:
         client.create_user("alice", "alice-password")
         yield Live(
             url=f"http://127.0.0.1:{port}",
+            gateway=settings.gateway_url,
             client=client,
             project_id=key["project_id"],
             access_key_id=key["access_key_id"],

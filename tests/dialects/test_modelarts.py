@@ -961,7 +961,7 @@ def test_details_agree_with_the_native_api(live: Any, sdk: Any) -> None:
     assert body["update_time"] == _ms(native["updated_at"])
     assert (body["tenant"], body["project"]) == (live.project_id, live.project_id)
     assert body["owner"] == native["owner"] and body["workspace_id"] == "0"
-    assert body["access_address"] == native["url"] == f"{live.url}/services/{svc['id']}"
+    assert body["access_address"] == native["url"] == f"{live.gateway}/services/{svc['id']}"
     assert body["load_balancer_policy"] == "ROUND_ROBIN" and body["infer_type"] == "real-time"
     [config] = body["config"]
     [dep] = native["deployments"]

@@ -877,7 +877,7 @@ def test_create_scale_reweight_stop_resume_delete(tione: Tione, live: Any) -> No
     req.ServiceGroupId = group
     info = sdk.DescribeModelServiceCallInfo(req)
     url = info.ServiceCallInfoV2.InternetEndpoint
-    assert url == info.ServiceCallInfo.InnerHttpAddr == f"{live.url}/services/{group}"
+    assert url == info.ServiceCallInfo.InnerHttpAddr == f"{live.gateway}/services/{group}"
     token = info.ServiceCallInfoV2.AuthToken
     assert token == live.client.service_key(group)["key"]
     for _ in range(3):

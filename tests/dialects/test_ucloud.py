@@ -365,22 +365,24 @@ FIELDS = set(DATA)
 
 
 def test_service_data_field_by_field() -> None:
-    got = render.service_data(SERVICE, base_url="http://h:1/", model_name="qwen", key="sk_1")
+    got = render.service_data(
+        SERVICE, url="http://h:1/services/" + SERVICE.id, model_name="qwen", key="sk_1"
+    )
     assert got == DATA
 
 
 def test_a_stopped_service_has_no_replicas_and_no_computing_units() -> None:
     stopped = replace(SERVICE, desired_state=DesiredState.STOPPED, status=Status.STOPPING)
-    got = render.service_data(stopped, base_url="http://h", model_name="", key="")
+    got = render.service_data(stopped, url="http://h/services/x", model_name="", key="")
     assert (got["Replicas"], got["ComputingUnit"], got["Status"]) == (0, 0, "Stopping")
 
 
 def test_a_service_without_a_model_or_time() -> None:
     bare = replace(SERVICE, deployments=(), created_at=None)
-    got = render.service_data(bare, base_url="http://h", model_name="", key="")
+    got = render.service_data(bare, url="http://h/services/x", model_name="", key="")
     assert (got["ModelID"], got["CreateTime"], got["Replicas"]) == ("", 0, 0)
     naive = replace(SERVICE, created_at=datetime(1970, 1, 1, 0, 1))
-    assert render.service_data(naive, base_url="", model_name="", key="")["CreateTime"] == 60
+    assert render.service_data(naive, url="", model_name="", key="")["CreateTime"] == 60
 
 
 EMPTY = {"Action": "GetUMInferServiceResponse", "RetCode": 0, "Data": [], "TotalCount": 0}
@@ -579,7 +581,7 @@ def test_a_running_then_stopped_service(live: Any) -> None:
     data = um(sdk(live), UminferID=svc["id"])["Data"]
     assert_same_service(data[0], native, live.client.service_key(svc["id"])["key"])
     assert (data[0]["Status"], data[0]["Replicas"], data[0]["ReadyReplicas"]) == ("Running", 1, 1)
-    assert data[0]["URL"] == f"{live.url}/services/{svc['id']}"
+    assert data[0]["URL"] == f"{live.gateway}/services/{svc['id']}"
 
     live.client.stop(svc["id"])
     assert um(sdk(live), UminferID=svc["id"])["Data"][0]["Replicas"] == 0  # at once

@@ -61,10 +61,13 @@ class Serve:
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.gateway = f"http://127.0.0.1:{free_port()}"
         self.env = {
             **os.environ,
             "MODELPORT_HOME": str(home),
             "MODELPORT_PORT": str(self.port),
+            "MODELPORT_GATEWAY_PORT": self.gateway.rsplit(":", 1)[1],
+            "MODELPORT_DRAIN_DELAY": "0.2",
             "MODELPORT_RESYNC_INTERVAL": "0.5",
             "MODELPORT_PROBE_INTERVAL": "0.1",
             "MODELPORT_BACKOFF_BASE": "0.2",

@@ -37,7 +37,7 @@ def test_embeddings_service_matches_in_process(serve_factory, minilm: Path, monk
     serve.wait_status(sid, "running", ready=1)
 
     r = serve.http.post(
-        f"{serve.url}/services/{sid}/v1/embeddings", json={"input": TEXTS, "model": "minilm"}
+        f"{serve.gateway}/services/{sid}/v1/embeddings", json={"input": TEXTS, "model": "minilm"}
     )
     assert r.status_code == 200, r.text
     got = np.array([d["embedding"] for d in r.json()["data"]])

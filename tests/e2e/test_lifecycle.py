@@ -45,7 +45,7 @@ def deploy(serve: Serve, model_path: Path, replicas: int = 1, **extra: Any) -> d
 def call(serve: Serve, service_id: str, path: str, body: Any, key: str | None = None) -> Any:
     key = key or serve.api("GET", f"/services/{service_id}/key").json()["key"]
     r = serve.http.post(
-        f"{serve.url}/services/{service_id}/{path}",
+        f"{serve.gateway}/services/{service_id}/{path}",
         json=body,
         headers={"Authorization": f"Bearer {key}"},
     )
@@ -79,9 +79,11 @@ def test_deploy_call_scale_heal_stop_start_delete(serve_factory, iris) -> None:
     assert v2["outputs"][0]["data"] == expected
 
     # auth: no key, wrong key
-    assert serve.http.post(f"{serve.url}/services/{sid}/v1/models/iris:predict").status_code == 401
+    assert (
+        serve.http.post(f"{serve.gateway}/services/{sid}/v1/models/iris:predict").status_code == 401
+    )
     wrong = {"Authorization": "Bearer sk_wrong"}
-    r = serve.http.post(f"{serve.url}/services/{sid}/v1/models/iris:predict", headers=wrong)
+    r = serve.http.post(f"{serve.gateway}/services/{sid}/v1/models/iris:predict", headers=wrong)
     assert r.status_code == 401
 
     # rotate the key: the old one stops working
@@ -91,7 +93,7 @@ def test_deploy_call_scale_heal_stop_start_delete(serve_factory, iris) -> None:
     wait_for(
         lambda: (
             serve.http.post(
-                f"{serve.url}/services/{sid}/v1/models/iris:predict",
+                f"{serve.gateway}/services/{sid}/v1/models/iris:predict",
                 json={"instances": ROWS},
                 headers={"Authorization": f"Bearer {old}"},
             ).status_code
@@ -139,7 +141,9 @@ def test_deploy_call_scale_heal_stop_start_delete(serve_factory, iris) -> None:
     stopped = serve.wait_status(sid, "stopped")
     assert stopped["deployments"][0]["replicas"] == 2
     wait_for(lambda: not replica_processes(serve.home), what="replicas gone after stop")
-    assert serve.http.post(f"{serve.url}/services/{sid}/v1/models/iris:predict").status_code in (
+    assert serve.http.post(
+        f"{serve.gateway}/services/{sid}/v1/models/iris:predict"
+    ).status_code in (
         401,
         503,
     )

@@ -27,6 +27,7 @@ def build_api(ctx: ApiContext) -> FastAPI:
 
     @app.get("/healthz", tags=["system"], operation_id="system-health")
     async def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+        """Liveness, with where the gateway is (callers without an API key find it here)."""
+        return {"status": "ok", "version": __version__, "gateway_url": ctx.gateway}
 
     return app

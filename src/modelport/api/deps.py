@@ -20,8 +20,16 @@ from modelport.store import Store
 class ApiContext:
     store: Store
     ops: ServiceOps
-    base_url: str
+    base_url: str  # of this API
     cipher: Cipher
+    gateway_url: str = ""  # where callers reach services; default: `base_url`
+
+    @property
+    def gateway(self) -> str:
+        return self.gateway_url or self.base_url
+
+    def service_url(self, service_id: str) -> str:
+        return f"{self.gateway}/services/{service_id}"
 
 
 def context(request: Request) -> ApiContext:

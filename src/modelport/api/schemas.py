@@ -5,6 +5,7 @@ They are not tables and not domain objects; `from_domain` converters live beside
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Generic, TypeVar
 
@@ -211,7 +212,7 @@ class ServicePublic(BaseModel):
     deployments: list[DeploymentPublic]
 
     @classmethod
-    def of(cls, s: Service, base_url: str) -> ServicePublic:
+    def of(cls, s: Service, service_url: Callable[[str], str]) -> ServicePublic:
         return cls(
             id=s.id,
             name=s.name,
@@ -230,7 +231,7 @@ class ServicePublic(BaseModel):
             ready_replicas=s.ready_replicas,
             invocation_count=s.invocation_count,
             failure_count=s.failure_count,
-            url=f"{base_url}/services/{s.id}",
+            url=service_url(s.id),
             created_at=s.created_at,
             updated_at=s.updated_at,
             transition_at=s.transition_at,

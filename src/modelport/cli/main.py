@@ -65,6 +65,7 @@ def root(
 
 
 app.command("serve")(serve.serve)
+app.command("gateway")(serve.gateway)
 app.command("deploy")(services.deploy)
 app.command("invoke")(services.invoke)
 app.command("logs")(services.logs)

@@ -1,4 +1,5 @@
-"""`modelport serve`: run the server (API, gateway, controller) in this process.
+"""`modelport serve`: run the server (API, gateway, controller) in this process;
+`modelport gateway`: run the gateway alone, next to a `serve` on the same PostgreSQL store.
 
 Builds `Settings` once (flags override the environment), configures logging and runs the root
 ASGI app of `modelport.server.build` under uvicorn, which turns SIGTERM/SIGINT into a graceful
@@ -18,9 +19,8 @@ import uvicorn
 from modelport.cli.output import state
 from modelport.client.client import CREDENTIALS
 from modelport.config import Settings
-from modelport.server import build
+from modelport.server import LOG_FORMAT, build, run_gateway
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
@@ -31,6 +31,10 @@ def serve(
     ] = None,
     port: Annotated[
         int | None, typer.Option(help="Port to listen on (default: MODELPORT_PORT).")
+    ] = None,
+    gateway_port: Annotated[
+        int | None,
+        typer.Option(help="Port of the gateway (default: MODELPORT_GATEWAY_PORT)."),
     ] = None,
     demo: Annotated[
         bool | None,
@@ -48,6 +52,8 @@ def serve(
         overrides["host"] = host
     if port is not None:
         overrides["port"] = port
+    if gateway_port is not None:
+        overrides["gateway_port"] = gateway_port
     settings = Settings(**overrides)
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
     # one INFO line per readiness probe and proxied request would drown everything else
@@ -57,7 +63,9 @@ def serve(
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"Modelport listening on {base}", markup=False)
     console.print(f"  API      {base}/api/v1 (docs: {base}/api/v1/docs)", markup=False)
-    console.print(f"  services {base}/services/<service id>/<path>", markup=False)
+    gateway = settings.gateway_url
+    console.print(f"  services {gateway}/services/<service id>/<path>", markup=False)
+    console.print(f"  OpenAI   {gateway}/v1 (model: <service name>)", markup=False)
     console.print(f"  credentials (URL, admin API key): {settings.data_dir / CREDENTIALS}")
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level="warning", lifespan="on"
@@ -68,3 +76,28 @@ def serve(
         # uvicorn shut down gracefully, then re-raised the SIGINT it captured
         console.print("stopped", markup=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def gateway(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: MODELPORT_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default: MODELPORT_GATEWAY_PORT).")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes (default: MODELPORT_GATEWAY_WORKERS)."),
+    ] = None,
+) -> None:
+    """Run the gateway alone (the data plane), next to `modelport serve` on the same store."""
+    overrides: dict[str, Any] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["gateway_port"] = port
+    if workers is not None:
+        overrides["gateway_workers"] = workers
+    settings = Settings(**overrides)
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    raise typer.Exit(run_gateway(settings))

@@ -152,6 +152,7 @@ class Client:
     ) -> None:
         self.url = url.rstrip("/")
         self.api_key = api_key
+        self._service_urls: dict[str, str] = {}  # service id → its URL on the gateway
         self._clock = clock
         self._sleep = sleep
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -496,7 +497,7 @@ class Client:
         key: str | None = None,
         method: str = "POST",
     ) -> Any:
-        """Call the service through the gateway (`/services/{id}/{path}`).
+        """Call the service through the gateway, at its `url` (read once) + `/{path}`.
 
         Without `key`, the service key is fetched with `service_key`; a client without an
         API key, or one that may not read keys, calls without one (which works for services
@@ -512,7 +513,7 @@ class Client:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         response = self._send(
             method.upper(),
-            f"/services/{service_id}/{path.lstrip('/')}",
+            f"{self._service_url(service_id)}/{path.lstrip('/')}",
             json_body=json_body,
             headers=headers,
         )
@@ -522,6 +523,19 @@ class Client:
             except ValueError:
                 return response.text
         return response.text
+
+    def _service_url(self, service_id: str) -> str:
+        """The service's URL on the gateway: from the service (read once), or, without an API
+        key, from where the server says its gateway is."""
+        url = self._service_urls.get(service_id)
+        if url is None:
+            if self.api_key:
+                url = str(self.get_service(service_id)["url"])
+            else:
+                gateway = self._call("GET", "/healthz")["gateway_url"]
+                url = f"{gateway}/services/{service_id}"
+            self._service_urls[service_id] = url
+        return url
 
     # -- waiting ----------------------------------------------------------------------------
     def wait_ready(

@@ -38,9 +38,10 @@ class Context:
 class Applier:
     """Applies plans. Called only from the controller's pass (one at a time)."""
 
-    def __init__(self, store: Store, backend: Backend) -> None:
+    def __init__(self, store: Store, backend: Backend, drain_delay: float = 0.0) -> None:
         self.store = store
         self.backend = backend
+        self.drain_delay = drain_delay
         self.stopping: dict[str, asyncio.Task[None]] = {}
 
     async def apply(self, plan: Plan, ctx: Context, now: datetime) -> list[Replica]:
@@ -84,12 +85,23 @@ class Applier:
         return replace(r, handle=placed.handle, address=placed.address, node=placed.node)
 
     def stop(self, r: Replica, grace_period: float) -> None:
-        """Stop `r`'s process in the background (SIGTERM, grace period, kill)."""
+        """Stop `r`'s process in the background (SIGTERM, grace period, kill).
+
+        A replica that has served calls first waits `drain_delay`: it is out of the routing
+        snapshot from this pass on, and gateways that follow the store take that long to
+        stop sending it calls; the calls it has then finish within the grace period.
+        """
         if r.id in self.stopping or r.handle is None:
             return
-        task = asyncio.create_task(self.backend.stop(r.handle, grace_period))
+        delay = self.drain_delay if r.ready_at is not None else 0.0
+        task = asyncio.create_task(self._stop(r.handle, delay, grace_period))
         self.stopping[r.id] = task
         task.add_done_callback(self._stopped)
+
+    async def _stop(self, handle: str, delay: float, grace_period: float) -> None:
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await self.backend.stop(handle, grace_period)
 
     def _stopped(self, task: asyncio.Task[None]) -> None:
         for rid, t in list(self.stopping.items()):

@@ -48,6 +48,7 @@ class ControllerConfig:
     start_timeout: float = 300.0
     backoff_base: float = 1.0
     backoff_max: float = 60.0
+    drain_delay: float = 0.0  # see Applier.stop
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +83,7 @@ class Controller:
         self.clock = clock
         self.config = config
         self.on_pass = on_pass
-        self.applier = Applier(store, backend)
+        self.applier = Applier(store, backend, config.drain_delay)
         self.passes = 0
         self.failed_passes = 0
         self._wake = asyncio.Event()

@@ -64,6 +64,28 @@ class Unavailable(ModelportError):
     code = "unavailable"
 
 
+class Overloaded(Unavailable):
+    """Every ready replica of the service has its `max_concurrency` requests in flight."""
+
+    code = "overloaded"
+
+
+class RateLimited(ModelportError):
+    """The service's request-rate limit is reached; `retry_after` seconds until a call fits."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, details={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+class UpstreamTimeout(ModelportError):
+    """A replica did not answer within the service's timeout."""
+
+    code = "timeout"
+
+
 class TemporaryError(ModelportError):
     code = "temporary"
 

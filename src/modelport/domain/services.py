@@ -45,6 +45,23 @@ class DesiredState(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class TrafficPolicy:
+    """How the gateway treats a service's calls (see docs/gateway.md).
+
+    `timeout`: seconds to wait for a replica's response head. `rate_limit`: requests per second
+    each gateway process admits (a token bucket holding one second's worth), None for no limit.
+    `max_concurrency`: requests in flight per replica before the service answers 503, None for
+    no limit. `retry`: calls are safe to repeat, so a call whose replica failed before
+    answering is retried on another replica (a refused connection is always retried).
+    """
+
+    timeout: float = 60.0
+    rate_limit: float | None = None
+    max_concurrency: int | None = None
+    retry: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Deployment:
     id: DeploymentId
     service_id: ServiceId
@@ -67,6 +84,8 @@ class Deployment:
     status_reason: str = ""
     ready_replicas: int = 0
     ever_ready: bool = False
+    invocation_count: int = 0
+    failure_count: int = 0
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -89,6 +108,7 @@ class Service:
     tags: dict[str, str]
     desired_state: DesiredState
     deployments: tuple[Deployment, ...] = ()
+    traffic: TrafficPolicy = field(default_factory=TrafficPolicy)
     # derived by the controller
     status: Status = Status.DEPLOYING
     status_reason: str = ""

@@ -1,18 +1,19 @@
-"""The routing snapshot: for each service, its auth and its deployments' ready addresses.
+"""The routing snapshot: for each service, its name, auth, traffic policy and its deployments'
+ready addresses.
 
 `RoutingTable` is immutable; `Router` holds the current one and swaps it atomically when a
-refresh finds a change. Readers (request handlers) never lock.
+refresh finds a change. Readers (request handlers) never lock and never read the database.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from modelport.domain.errors import PermanentError
 from modelport.domain.replicas import ReplicaState
-from modelport.domain.services import AuthType, DesiredState, LbPolicy
+from modelport.domain.services import AuthType, DesiredState, LbPolicy, TrafficPolicy
 from modelport.services.secrets import Cipher, token_hash
 from modelport.store import Store
 
@@ -26,6 +27,7 @@ class Target:
     deployment_id: str
     weight: int
     addresses: tuple[str, ...]
+    model_name: str = ""  # the name its replicas serve the model under (OpenAI `model`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,9 @@ class Route:
     key_hash: str
     lb_policy: LbPolicy
     targets: tuple[Target, ...]
+    name: str = ""
+    traffic: TrafficPolicy = field(default_factory=TrafficPolicy)
+    created: int = 0  # Unix time the service was created (OpenAI's `created`)
 
     @property
     def ready(self) -> bool:
@@ -45,13 +50,21 @@ class Route:
 @dataclass(frozen=True, slots=True)
 class RoutingTable:
     routes: dict[str, Route]
+    by_name: dict[str, tuple[Route, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, routes: dict[str, Route]) -> RoutingTable:
+        by_name: dict[str, list[Route]] = defaultdict(list)
+        for route in routes.values():
+            by_name[route.name].append(route)
+        return cls(routes, {name: tuple(rs) for name, rs in by_name.items()})
 
     def get(self, service_id: str) -> Route | None:
         return self.routes.get(service_id)
 
 
 class Router:
-    """Holds the current snapshot. `refresh()` is called by the server after each pass."""
+    """Holds the current snapshot; `refresh()` rebuilds it from the store."""
 
     def __init__(self, store: Store, cipher: Cipher) -> None:
         self.store = store
@@ -59,11 +72,14 @@ class Router:
         self.table = RoutingTable({})
         self._key_hashes: dict[str, str] = {}  # ciphertext → hash of the plain key
 
-    async def refresh(self) -> None:
+    async def refresh(self) -> bool:
+        """Read the routes again; True when they changed."""
         async with self.store.read() as tx:
             services = await tx.services.all()
             replicas = await tx.replicas.all()
             ciphertexts = await tx.services.key_ciphertexts(None, None)
+            model_ids = (d.model_id for s in services for d in s.deployments if d.model_id)
+            model_names = await tx.models.names(model_ids)
         ready: dict[str, list[str]] = defaultdict(list)
         for r in replicas:
             if r.state == ReplicaState.READY and r.address:
@@ -71,7 +87,7 @@ class Router:
         routes: dict[str, Route] = {}
         for s in services:
             if s.desired_state == DesiredState.DELETED or s.id not in ciphertexts:
-                continue  # being deleted, or deleted between the two reads
+                continue  # being deleted, or deleted between the reads
             routes[s.id] = Route(
                 service_id=s.id,
                 project_id=s.project_id,
@@ -79,15 +95,25 @@ class Router:
                 key_hash=self._hash(ciphertexts[s.id]),
                 lb_policy=s.lb_policy,
                 targets=tuple(
-                    Target(d.id, d.weight, tuple(sorted(ready.get(d.id, []))))
+                    Target(
+                        d.id,
+                        d.weight,
+                        tuple(sorted(ready.get(d.id, []))),
+                        model_names.get(d.model_id or "", ""),
+                    )
                     for d in s.deployments
                 ),
+                name=s.name,
+                traffic=s.traffic,
+                created=int(s.created_at.timestamp()) if s.created_at else 0,
             )
-        if routes != self.table.routes:
-            self.table = RoutingTable(routes)
         # forget the hashes of rotated and deleted keys
         live = set(ciphertexts.values())
         self._key_hashes = {c: h for c, h in self._key_hashes.items() if c in live}
+        if routes == self.table.routes:
+            return False
+        self.table = RoutingTable.of(routes)
+        return True
 
     def _hash(self, ciphertext: str) -> str:
         known = self._key_hashes.get(ciphertext)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
+from typing import Any
 
 from modelport.domain.auth import ApiKey, Project, Role
 from modelport.domain.events import Event, EventType
@@ -26,6 +28,7 @@ from modelport.domain.services import (
     LbPolicy,
     Service,
     Status,
+    TrafficPolicy,
 )
 from modelport.store import tables as t
 
@@ -132,6 +135,8 @@ def deployment(row: t.DeploymentRow) -> Deployment:
         status_reason=row.status_reason,
         ready_replicas=row.ready_replicas,
         ever_ready=row.ever_ready,
+        invocation_count=row.invocation_count,
+        failure_count=row.failure_count,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -169,6 +174,7 @@ def service(row: t.ServiceRow, deployments: Sequence[t.DeploymentRow]) -> Servic
         tags=dict(row.tags),
         desired_state=DesiredState(row.desired_state),
         deployments=tuple(deployment(d) for d in sorted(deployments, key=lambda d: d.created_at)),
+        traffic=traffic(row.traffic),
         status=Status(row.status),
         status_reason=row.status_reason,
         progress=row.progress,
@@ -229,3 +235,9 @@ def event(row: t.EventRow) -> Event:
         message=row.message,
         at=row.at,
     )
+
+
+def traffic(data: dict[str, Any]) -> TrafficPolicy:
+    """A stored traffic policy; keys it lacks (rows older than the field) take the defaults."""
+    known = {f.name for f in fields(TrafficPolicy)}
+    return TrafficPolicy(**{k: v for k, v in data.items() if k in known})

@@ -194,6 +194,7 @@ class ServiceRow(Base):
     tags: Mapped[dict[str, Any]]
     desired_state: Mapped[str] = mapped_column(String(16))
     key_ciphertext: Mapped[str] = mapped_column(Text)
+    traffic: Mapped[dict[str, Any]]
     # derived by the controller; written without bumping `revision`
     status: Mapped[str] = mapped_column(String(16))
     status_reason: Mapped[str] = mapped_column(Text)
@@ -232,6 +233,8 @@ class DeploymentRow(Base):
     status_reason: Mapped[str] = mapped_column(Text)
     ready_replicas: Mapped[int] = mapped_column(Integer)
     ever_ready: Mapped[bool] = mapped_column(Boolean)
+    invocation_count: Mapped[int] = mapped_column(Integer)
+    failure_count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -271,3 +274,31 @@ class EventRow(Base):
     reason: Mapped[str] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime]
+
+
+class RequestStatsRow(Base):
+    """One gateway process's calls of one deployment in one minute, written at each flush.
+
+    `buckets` counts latencies per bound of `gateway.stats.BOUNDS_MS` (the last is +Inf), so
+    p50/p99 over any window are read from the sum of its rows. Rows older than an hour are
+    deleted by the flush.
+    """
+
+    __tablename__ = "request_stats"
+    __table_args__ = (Index("ix_request_stats_service_minute", "service_id", "minute"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    service_id: Mapped[str] = mapped_column(String(32))
+    deployment_id: Mapped[str] = mapped_column(String(32))
+    minute: Mapped[int] = mapped_column(Integer, index=True)  # Unix time // 60
+    requests: Mapped[int] = mapped_column(Integer)
+    failures: Mapped[int] = mapped_column(Integer)
+    buckets: Mapped[list[int]] = mapped_column(JSON)
+
+
+class RoutingStateRow(Base):
+    """One row: `generation` grows whenever the routing snapshot changes, so a separate gateway
+    reloads routes only after a change (it polls this row, never per request)."""
+
+    __tablename__ = "routing_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer)

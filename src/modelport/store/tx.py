@@ -10,6 +10,7 @@ from modelport.store.repos.events import EventsRepo
 from modelport.store.repos.models import ModelsRepo, RuntimesRepo
 from modelport.store.repos.replicas import ReplicasRepo
 from modelport.store.repos.services import ServicesRepo
+from modelport.store.repos.traffic import TrafficRepo
 
 
 class Tx:
@@ -25,3 +26,4 @@ class Tx:
         self.services = ServicesRepo(session)
         self.replicas = ReplicasRepo(session)
         self.events = EventsRepo(session)
+        self.traffic = TrafficRepo(session)

@@ -126,7 +126,7 @@ async def _details(request: Request, ctx: ApiContext) -> dict[str, Any]:
     who = await _authorized(request, ctx, "v1")
     svc = await ctx.ops.get(who, request.path_params["service_id"])
     used = await _models_of(ctx, who, {d.model_id for d in svc.deployments if d.model_id})
-    return details.render(svc, f"{ctx.base_url}/services/{svc.id}", used)
+    return details.render(svc, ctx.service_url(svc.id), used)
 
 
 async def _list(request: Request, ctx: ApiContext) -> dict[str, Any]:

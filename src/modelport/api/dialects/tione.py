@@ -306,7 +306,7 @@ async def call_info(ctx: ApiContext, who: Principal, r: params.Reader) -> dict[s
     token = None
     if svc.auth_type == AuthType.KEY and who.is_admin:
         token = await ctx.ops.key(who, svc.id)
-    return render.call_info(svc, f"{ctx.base_url}/services/{svc.id}", token)
+    return render.call_info(svc, ctx.service_url(svc.id), token)
 
 
 ACTIONS: dict[str, Action] = {

@@ -65,7 +65,7 @@ async def _answer(given: params.Params, ctx: ApiContext) -> dict[str, Any]:
     data = [
         render.service_data(
             s,
-            base_url=ctx.base_url,
+            url=ctx.service_url(s.id),
             # a model deleted since the list was read shows as ""
             model_name=m.name if (m := found.get(render.model_id(s))) else "",
             key=keys.get(s.id, ""),

@@ -56,18 +56,18 @@ async def create(body: ServiceCreate, ctx: ContextDep, who: PrincipalDep) -> Ser
         workspace=body.workspace,
         deployments=[DeploymentSpec(**d.model_dump()) for d in body.deployments],
     )
-    return ServicePublic.of(await ctx.ops.create(who, spec), ctx.base_url)
+    return ServicePublic.of(await ctx.ops.create(who, spec), ctx.service_url)
 
 
 @router.get("", operation_id="services-list")
 async def list_(request: Request, ctx: ContextDep, who: PrincipalDep) -> Page[ServicePublic]:
     items, total = await ctx.ops.list(who, list_query(request, FIELDS))
-    return Page(data=[ServicePublic.of(s, ctx.base_url) for s in items], total=total)
+    return Page(data=[ServicePublic.of(s, ctx.service_url) for s in items], total=total)
 
 
 @router.get("/{service_id}", operation_id="services-get")
 async def get(service_id: str, ctx: ContextDep, who: PrincipalDep) -> ServicePublic:
-    return ServicePublic.of(await ctx.ops.get(who, service_id), ctx.base_url)
+    return ServicePublic.of(await ctx.ops.get(who, service_id), ctx.service_url)
 
 
 def _revision(body_revision: int | None, if_match: str | None) -> int | None:
@@ -91,12 +91,12 @@ async def update(
         description=body.description, tags=body.tags, lb_policy=body.lb_policy, auth=body.auth
     )
     svc = await ctx.ops.update(who, service_id, patch, _revision(body.revision, if_match))
-    return ServicePublic.of(svc, ctx.base_url)
+    return ServicePublic.of(svc, ctx.service_url)
 
 
 @router.delete("/{service_id}", status_code=202, operation_id="services-delete")
 async def delete(service_id: str, ctx: ContextDep, who: PrincipalDep) -> ServicePublic:
-    return ServicePublic.of(await ctx.ops.delete(who, service_id), ctx.base_url)
+    return ServicePublic.of(await ctx.ops.delete(who, service_id), ctx.service_url)
 
 
 @router.post("/{service_id}/scale", operation_id="services-scale")
@@ -110,17 +110,17 @@ async def scale(
     svc = await ctx.ops.scale(
         who, service_id, body.replicas, body.deployment_id, _revision(body.revision, if_match)
     )
-    return ServicePublic.of(svc, ctx.base_url)
+    return ServicePublic.of(svc, ctx.service_url)
 
 
 @router.post("/{service_id}/stop", operation_id="services-stop")
 async def stop(service_id: str, ctx: ContextDep, who: PrincipalDep) -> ServicePublic:
-    return ServicePublic.of(await ctx.ops.stop(who, service_id), ctx.base_url)
+    return ServicePublic.of(await ctx.ops.stop(who, service_id), ctx.service_url)
 
 
 @router.post("/{service_id}/start", operation_id="services-start")
 async def start(service_id: str, ctx: ContextDep, who: PrincipalDep) -> ServicePublic:
-    return ServicePublic.of(await ctx.ops.start(who, service_id), ctx.base_url)
+    return ServicePublic.of(await ctx.ops.start(who, service_id), ctx.service_url)
 
 
 @router.get("/{service_id}/key", operation_id="services-key")

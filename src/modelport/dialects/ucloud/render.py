@@ -27,10 +27,6 @@ STATUS: dict[Status, str] = {
 }
 
 
-def service_url(base_url: str, service: Service) -> str:
-    return f"{base_url.rstrip('/')}/services/{service.id}"
-
-
 def model_id(service: Service) -> str:
     """The model of the first deployment; "" for a custom command without a model."""
     first = service.deployments[0] if service.deployments else None
@@ -51,7 +47,7 @@ def epoch_seconds(at: datetime | None) -> int:
     return int((at if at.tzinfo is not None else at.replace(tzinfo=UTC)).timestamp())
 
 
-def service_data(service: Service, *, base_url: str, model_name: str, key: str) -> dict[str, Any]:
+def service_data(service: Service, *, url: str, model_name: str, key: str) -> dict[str, Any]:
     """One `UMInferServiceData`; `model_name` and `key` are "" when unknown or not shown."""
     return {
         "UminferID": service.id,
@@ -62,7 +58,7 @@ def service_data(service: Service, *, base_url: str, model_name: str, key: str) 
         "Replicas": service.desired_replicas,
         "ReadyReplicas": service.ready_replicas,
         "ComputingUnit": computing_units(service),
-        "URL": service_url(base_url, service),
+        "URL": url,
         "CreateTime": epoch_seconds(service.created_at),
         "ModelID": model_id(service),
         "ModelName": model_name,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, or_, select
@@ -55,6 +55,16 @@ class ModelsRepo:
         if row is None:
             raise NotFound("model", model_id)
         return mapping.model(row)
+
+    async def names(self, ids: Iterable[str]) -> dict[str, str]:
+        """The names of the models `ids` (any project), in one read."""
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        rows = await self.s.execute(
+            select(t.ModelRow.id, t.ModelRow.name).where(t.ModelRow.id.in_(wanted))
+        )
+        return {model_id: name for model_id, name in rows}
 
     async def find(self, project_id: str, name: str, version: str) -> Model | None:
         stmt = select(t.ModelRow).where(

@@ -2,14 +2,14 @@
 
 Spec writes (`add`, `update_spec`, `set_key`) go through the ORM, whose version column makes
 a write with a stale revision fail (`Conflict`). Status writes (`set_status`,
-`set_deployment_status`, `add_counts`) are plain UPDATEs of controller-owned columns and do
+`set_deployment_status`) are plain UPDATEs of controller-owned columns and do
 not bump the revision, so the controller never causes a user's write to be rejected.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -113,6 +113,7 @@ class ServicesRepo:
                 tags=dict(svc.tags),
                 desired_state=svc.desired_state.value,
                 key_ciphertext=key_ciphertext,
+                traffic=asdict(svc.traffic),
                 status=svc.status.value,
                 status_reason=svc.status_reason,
                 progress=svc.progress,
@@ -198,6 +199,7 @@ class ServicesRepo:
         row.infer_type = svc.infer_type
         row.auth_type = svc.auth_type.value
         row.lb_policy = svc.lb_policy.value
+        row.traffic = asdict(svc.traffic)
         row.tags = dict(svc.tags)
         row.desired_state = svc.desired_state.value
         row.stop_at = svc.stop_at
@@ -228,6 +230,8 @@ class ServicesRepo:
                     status_reason="",
                     ready_replicas=0,
                     ever_ready=False,
+                    invocation_count=0,
+                    failure_count=0,
                     created_at=now,
                 )
                 self.s.add(row)
@@ -268,16 +272,6 @@ class ServicesRepo:
     async def set_deployment_status(self, deployment_id: str, **values: Any) -> None:
         await self.s.execute(
             update(t.DeploymentRow).where(t.DeploymentRow.id == deployment_id).values(**values)
-        )
-
-    async def add_counts(self, service_id: str, invocations: int, failures: int) -> None:
-        await self.s.execute(
-            update(t.ServiceRow)
-            .where(t.ServiceRow.id == service_id)
-            .values(
-                invocation_count=t.ServiceRow.invocation_count + invocations,
-                failure_count=t.ServiceRow.failure_count + failures,
-            )
         )
 
     async def delete(self, service_id: str) -> None:

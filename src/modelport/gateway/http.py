@@ -1,0 +1,268 @@
+"""The gateway's listening side: HTTP/1.1 client connections parsed with httptools.
+
+Each complete request (head and body: bodies are buffered up to `max_body` bytes) goes to the
+`Handler` in arrival order; pipelined requests wait their turn. A response is written with
+`Client.write()` (the relay of a replica's answer) or `Client.respond()` (an answer of the
+gateway's own). When the client cannot keep up, the replica connection feeding it stops
+reading (`pause_writing`), so a slow reader does not fill memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, Protocol, cast
+
+import httptools
+
+MAX_HEAD = 64 * 1024  # bytes of request line and headers
+MAX_PIPELINED = 32  # complete requests queued on one connection before reading pauses
+
+
+@dataclass(slots=True)
+class Request:
+    method: bytes
+    target: bytes  # as sent: path and query
+    headers: list[tuple[bytes, bytes]]  # names lower-cased
+    body: bytes
+    keep_alive: bool
+    client: str  # the caller's address
+
+    def header(self, name: bytes) -> bytes | None:
+        for k, v in self.headers:
+            if k == name:
+                return v
+        return None
+
+    def bearer(self) -> str:
+        """The token of `Authorization: Bearer <token>`, or ""."""
+        header = (self.header(b"authorization") or b"").decode(errors="replace")
+        scheme, _, token = header.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else ""
+
+    def json(self) -> dict[str, Any] | None:
+        """The body as a JSON object, or None when it is not one."""
+        try:
+            data = json.loads(self.body)
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return data if isinstance(data, dict) else None
+
+
+class Handler(Protocol):
+    def __call__(self, request: Request, client: Client) -> Awaitable[None]: ...
+
+
+class Pausable(Protocol):
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+
+class Client(asyncio.Protocol):
+    """One caller's connection."""
+
+    def __init__(
+        self, handle: Handler, spawn: Callable[[Awaitable[None]], object], max_body: int
+    ) -> None:
+        self.handle = handle
+        self.spawn = spawn
+        self.max_body = max_body
+        self.transport: asyncio.Transport | None = None
+        self.address = ""
+        self.parser = httptools.HttpRequestParser(self)
+        self.feeding: Pausable | None = None  # the replica connection writing to us now
+        self._queue: deque[Request] = deque()
+        self._busy = False
+        self._paused = False
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._head_size = 0
+        self._body: list[bytes] = []
+        self._body_size = 0
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+        peer = transport.get_extra_info("peername")
+        self.address = peer[0] if isinstance(peer, tuple) else ""
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self._queue.clear()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self.respond_error(501, "not_implemented", "protocol upgrades are not supported")
+            self.close()
+        except httptools.HttpParserError as exc:
+            self.respond_error(400, "invalid", f"malformed HTTP request: {exc}")
+            self.close()
+        except _TooLarge as exc:
+            self.respond_error(exc.status, "invalid", str(exc))
+            self.close()
+
+    def pause_writing(self) -> None:
+        if self.feeding is not None:
+            self.feeding.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.feeding is not None:
+            self.feeding.resume_reading()
+
+    # httptools callbacks
+
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = []
+        self._head_size = 0
+        self._body = []
+        self._body_size = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        self._grow_head(len(url))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name.lower(), value))
+        self._grow_head(len(name) + len(value))
+
+    def on_headers_complete(self) -> None:
+        length = _content_length(self._headers)
+        if length is not None and length > self.max_body:
+            raise _TooLarge(413, f"request body over {self.max_body} bytes")
+        if (b"expect", b"100-continue") in self._headers and self.transport is not None:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        self._body_size += len(body)
+        if self._body_size > self.max_body:
+            raise _TooLarge(413, f"request body over {self.max_body} bytes")
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        request = Request(
+            method=self.parser.get_method(),
+            target=self._url,
+            headers=self._headers,
+            body=b"".join(self._body),
+            keep_alive=self.parser.should_keep_alive(),
+            client=self.address,
+        )
+        self._queue.append(request)
+        if len(self._queue) >= MAX_PIPELINED and self.transport is not None:
+            self.transport.pause_reading()
+            self._paused = True
+        if not self._busy:
+            self._next()
+
+    def _grow_head(self, n: int) -> None:
+        self._head_size += n
+        if self._head_size > MAX_HEAD:
+            raise _TooLarge(431, f"request line and headers over {MAX_HEAD} bytes")
+
+    # answering
+
+    def _next(self) -> None:
+        if not self._queue or self.transport is None:
+            return
+        if self._paused:
+            self.transport.resume_reading()
+            self._paused = False
+        self._busy = True
+        self.spawn(self.handle(self._queue.popleft(), self))
+
+    def done(self, keep_alive: bool) -> None:
+        """The current response is complete."""
+        self._busy = False
+        self.feeding = None
+        if not keep_alive:
+            self.close()
+        else:
+            self._next()
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
+    @property
+    def gone(self) -> bool:
+        return self.transport is None or self.transport.is_closing()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def respond(
+        self,
+        status: int,
+        body: bytes,
+        *,
+        content_type: bytes = b"application/json",
+        headers: list[tuple[bytes, bytes]] | None = None,
+        keep_alive: bool = True,
+    ) -> None:
+        """Write a complete response of the gateway's own."""
+        self.write(response_head(status, body, content_type, headers or [], keep_alive) + body)
+
+    def respond_error(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        keep_alive: bool = False,
+    ) -> None:
+        """An error in the native envelope `{"error": {"code", "message", "details"}}`."""
+        body = {"error": {"code": code, "message": message, "details": details or {}}}
+        self.respond(status, json.dumps(body).encode(), headers=headers, keep_alive=keep_alive)
+
+
+class _TooLarge(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    for name, value in headers:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+_REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
+
+
+def status_line(status: int) -> bytes:
+    return b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b""))
+
+
+def response_head(
+    status: int,
+    body: bytes,
+    content_type: bytes,
+    headers: list[tuple[bytes, bytes]],
+    keep_alive: bool,
+) -> bytes:
+    lines = [
+        status_line(status),
+        b"content-type: %s\r\ncontent-length: %d\r\n" % (content_type, len(body)),
+    ]
+    lines += [b"%s: %s\r\n" % (k, v) for k, v in headers]
+    if not keep_alive:
+        lines.append(b"connection: close\r\n")
+    lines.append(b"\r\n")
+    return b"".join(lines)

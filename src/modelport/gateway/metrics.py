@@ -1,0 +1,150 @@
+"""What the gateway counts, kept in memory: per-minute stats waiting for the next flush to the
+store, running totals for Prometheus, and requests in flight.
+
+The hot path only adds to dicts and lists (`started`, `finished`, `rejected`, `retried`);
+Prometheus families are built from these at scrape time (`Collector`), so a request pays no
+metric-library locks. `drain()`/`restore()` hand the pending minutes to the flush and take
+them back if the flush failed, so no count is lost.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector as _Collector
+
+from modelport.domain.stats import BOUNDS_MS, MinuteStats, bucket_of
+from modelport.gateway.routing import RoutingTable
+
+
+@dataclass(slots=True)
+class Totals:
+    requests: int = 0
+    failures: int = 0
+    seconds: float = 0.0
+    buckets: list[int] = field(default_factory=lambda: [0] * (len(BOUNDS_MS) + 1))
+
+
+class Recorder:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self.pending: dict[tuple[str, str, int], MinuteStats] = {}
+        self.totals: dict[tuple[str, str], Totals] = defaultdict(Totals)
+        self.in_flight: dict[str, int] = defaultdict(int)
+        self.rejected: dict[tuple[str, str], int] = defaultdict(int)  # (service, reason)
+        self.retries: dict[str, int] = defaultdict(int)
+
+    def started(self, service_id: str) -> None:
+        self.in_flight[service_id] += 1
+
+    def finished(self, service_id: str, deployment_id: str, failed: bool, seconds: float) -> None:
+        self.in_flight[service_id] -= 1
+        ms = seconds * 1000.0
+        minute = int(self._clock()) // 60
+        key = (service_id, deployment_id, minute)
+        stats = self.pending.get(key)
+        if stats is None:
+            stats = self.pending[key] = MinuteStats(service_id, deployment_id, minute)
+        stats.add(failed, ms)
+        totals = self.totals[(service_id, deployment_id)]
+        totals.requests += 1
+        totals.failures += failed
+        totals.seconds += seconds
+        totals.buckets[bucket_of(ms)] += 1
+
+    def rejected_call(self, service_id: str, reason: str) -> None:
+        """A call answered by the gateway itself (auth, rate limit, overload, no replica)."""
+        self.rejected[(service_id, reason)] += 1
+
+    def retried(self, service_id: str) -> None:
+        self.retries[service_id] += 1
+
+    def drain(self) -> list[MinuteStats]:
+        batch = list(self.pending.values())
+        self.pending = {}
+        return batch
+
+    def restore(self, batch: list[MinuteStats]) -> None:
+        for stats in batch:
+            key = (stats.service_id, stats.deployment_id, stats.minute)
+            mine = self.pending.get(key)
+            if mine is None:
+                self.pending[key] = stats
+                continue
+            mine.requests += stats.requests
+            mine.failures += stats.failures
+            mine.buckets = [a + b for a, b in zip(mine.buckets, stats.buckets, strict=True)]
+
+
+class Collector(_Collector):
+    """Prometheus families from a `Recorder` and the routing table, built at scrape time."""
+
+    def __init__(self, recorder: Recorder, table: Callable[[], RoutingTable]) -> None:
+        self.recorder = recorder
+        self.table = table
+
+    def collect(self) -> Iterator[Metric]:
+        rec = self.recorder
+        requests = CounterMetricFamily(
+            "modelport_gateway_requests",
+            "Calls relayed to replicas, by service, deployment and outcome.",
+            labels=["service", "deployment", "outcome"],
+        )
+        latency = HistogramMetricFamily(
+            "modelport_gateway_request_duration_seconds",
+            "Time from a call's arrival to the end of its answer.",
+            labels=["service", "deployment"],
+        )
+        bounds = [str(b / 1000.0) for b in BOUNDS_MS] + ["+Inf"]
+        for (service, deployment), t in sorted(rec.totals.items()):
+            requests.add_metric([service, deployment, "ok"], t.requests - t.failures)
+            requests.add_metric([service, deployment, "failed"], t.failures)
+            cumulative, running = [], 0
+            for bound, n in zip(bounds, t.buckets, strict=True):
+                running += n
+                cumulative.append((bound, running))
+            latency.add_metric([service, deployment], cumulative, t.seconds)
+        yield requests
+        yield latency
+        rejected = CounterMetricFamily(
+            "modelport_gateway_rejected",
+            "Calls the gateway answered itself, by service and reason.",
+            labels=["service", "reason"],
+        )
+        for (service, reason), n in sorted(rec.rejected.items()):
+            rejected.add_metric([service, reason], n)
+        yield rejected
+        retries = CounterMetricFamily(
+            "modelport_gateway_retries",
+            "Calls retried on another replica after one failed before answering.",
+            labels=["service"],
+        )
+        for service, n in sorted(rec.retries.items()):
+            retries.add_metric([service], n)
+        yield retries
+        in_flight = GaugeMetricFamily(
+            "modelport_gateway_in_flight",
+            "Calls in flight through this gateway process, by service.",
+            labels=["service"],
+        )
+        for service, n in sorted(rec.in_flight.items()):
+            in_flight.add_metric([service], n)
+        yield in_flight
+        ready = GaugeMetricFamily(
+            "modelport_service_ready_replicas",
+            "Replicas in rotation, by service and deployment.",
+            labels=["service", "deployment"],
+        )
+        for route in self.table().routes.values():
+            for target in route.targets:
+                ready.add_metric([route.service_id, target.deployment_id], len(target.addresses))
+        yield ready
