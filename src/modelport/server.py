@@ -244,6 +244,10 @@ async def _serve_gateway(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
+    try:
+        await follower.sync()  # routes first: a worker never answers 404 for want of them
+    except ModelportError as exc:
+        log.warning("gateway starts without routes, the store is away: %s", exc.message)
     await plane.listen(settings.host, settings.gateway_port, reuse_port=True)
     log.info("gateway worker %d on %s:%d", os.getpid(), settings.host, settings.gateway_port)
     task = asyncio.create_task(follower.run(), name="routing follower")

@@ -95,6 +95,7 @@ class LocalBackend:
             model_uri=spec.model_uri,
             model_name=spec.model_name,
             python=self.python,
+            gpus=spec.resources.gpu,
         )
         if not argv:
             message = f"replica {spec.replica_id}: the runtime command is empty"

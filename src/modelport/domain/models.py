@@ -13,6 +13,7 @@ class Framework(enum.StrEnum):
     SKLEARN = "sklearn"
     ONNX = "onnx"
     SENTENCE_TRANSFORMERS = "sentence-transformers"
+    TRANSFORMERS = "transformers"  # a causal LM directory saved by transformers
     CUSTOM = "custom"
 
 

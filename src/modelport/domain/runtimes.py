@@ -1,8 +1,9 @@
 """Runtimes: how a framework is served (a built-in model server or a user command template).
 
 ZStack calls a runtime a "model service". A runtime's `command` is a list of arguments in
-which `{host}`, `{port}`, `{model_uri}`, `{model_name}` and `{python}` are replaced when a
-replica starts; `$PORT` in an argument is replaced too, and `PORT` is set in its environment.
+which `{host}`, `{port}`, `{model_uri}`, `{model_name}`, `{python}` and `{gpus}` are replaced
+when a replica starts; `$PORT` in an argument is replaced too, and `PORT` is set in its
+environment. The backend renders the command (`render_command`) with the deployment's values.
 """
 
 from __future__ import annotations
@@ -34,15 +35,27 @@ class Runtime:
 
 
 def render_command(
-    template: list[str], *, host: str, port: int, model_uri: str, model_name: str, python: str
+    template: list[str],
+    *,
+    host: str,
+    port: int,
+    model_uri: str,
+    model_name: str,
+    python: str,
+    gpus: int,
 ) -> list[str]:
-    """Fill a runtime's command template for one replica."""
+    """Fill a runtime's command template for one replica.
+
+    `gpus` is the deployment's GPU request; `{gpus}` renders at least 1, since a server's GPU
+    count (vLLM's `--tensor-parallel-size`) cannot be 0.
+    """
     values = {
         "host": host,
         "port": str(port),
         "model_uri": model_uri,
         "model_name": model_name,
         "python": python,
+        "gpus": str(max(gpus, 1)),
     }
     out: list[str] = []
     for arg in template:

@@ -103,10 +103,12 @@ class Client(asyncio.Protocol):
             self.respond_error(501, "not_implemented", "protocol upgrades are not supported")
             self.close()
         except httptools.HttpParserError as exc:
-            self.respond_error(400, "invalid", f"malformed HTTP request: {exc}")
-            self.close()
-        except _TooLarge as exc:
-            self.respond_error(exc.status, "invalid", str(exc))
+            # httptools wraps what a callback raises: a size limit shows as its cause
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, _TooLarge):
+                self.respond_error(cause.status, "too_large", str(cause))
+            else:
+                self.respond_error(400, "invalid", f"malformed HTTP request: {exc}")
             self.close()
 
     def pause_writing(self) -> None:

@@ -16,6 +16,8 @@ from modelport.runtimes.catalog import artifact_size, detect_framework
 from modelport.services import validate
 from modelport.store import Store
 
+DIRECTORIES = (Framework.SENTENCE_TRANSFORMERS, Framework.TRANSFORMERS)  # never one file
+
 
 async def register(
     store: Store,
@@ -98,6 +100,6 @@ def _inspect(uri: str | None, framework: Framework | None) -> tuple[str | None, 
             framework = detect_framework(path)
         except ValueError as exc:
             raise Invalid("framework", str(exc)) from exc
-    elif framework == Framework.SENTENCE_TRANSFORMERS and not path.is_dir():
-        raise Invalid("uri", "a sentence-transformers model is a directory")
+    elif framework in DIRECTORIES and not path.is_dir():
+        raise Invalid("uri", f"a {framework.value} model is a directory")
     return str(path.resolve()), framework, artifact_size(path)

@@ -25,7 +25,7 @@ from modelport.domain.models import Framework, Model
 from modelport.domain.runtimes import Runtime
 from modelport.query.ast import MAX_LIMIT, Cond, ListQuery, Op, Sort
 
-# per runtime: one query holds every framework's share (4 x 250 = the largest page of the store)
+# per runtime: one query holds every framework's share (their sum is the largest page)
 MAX_REFS = MAX_LIMIT // len(Framework)
 NEWEST_FIRST = (Sort("created_at", descending=True),)
 # ref uuids are uuid5(NAMESPACE, "<runtime id>/<model id>"): stable, 32 hex like ZStack's
