@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ import pytest
 import uvicorn
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
+from tests.ports import free_port
 from typer.testing import CliRunner, Result
 
 from modelport.cli.main import app
@@ -76,13 +76,6 @@ class Echo(BaseHTTPRequestHandler):
 
 HTTPServer((sys.argv[1], int(sys.argv[2])), Echo).serve_forever()
 """
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def live_children(pid: int | None = None) -> set[int]:

@@ -7,7 +7,6 @@ thread on a free port (these commands start no replicas); commands get `--url`/`
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from tests.ports import free_port
 from typer.testing import CliRunner, Result
 
 from modelport.cli.main import app
@@ -24,13 +24,6 @@ from modelport.config import Settings
 from modelport.server import build
 
 DEADLINE = 30.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -59,7 +52,7 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Running]
     for var in ("MODELPORT_URL", "MODELPORT_API_KEY", "MODELPORT_HOME"):
         monkeypatch.delenv(var, raising=False)
     home = tmp_path / "home"
-    settings = Settings(home=home, port=free_port())
+    settings = Settings(home=home, port=free_port(), gateway_port=free_port())
     config = uvicorn.Config(
         build(settings), host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on"
     )

@@ -10,7 +10,6 @@ real server cannot provoke (an answer without an envelope, a wait that times out
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ import pytest
 import uvicorn
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
+from tests.ports import free_port
 
 from modelport.client import ApiError, Client
 from modelport.client.client import WaitTimeout
@@ -34,13 +34,6 @@ from modelport.server import build
 HTTP_SERVER = ["{python}", "-m", "http.server", "--bind", "{host}", "{port}"]
 CRASHER = ["{python}", "-c", "raise SystemExit(3)"]
 DEADLINE = 30.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def live_children() -> set[int]:

@@ -18,7 +18,6 @@ Teardown stops the server, which stops every replica it started.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from tests.ports import free_port
 
 from modelport import Client
 from modelport.config import Settings
@@ -34,12 +34,6 @@ from modelport.server import build
 
 DEADLINE = 60.0
 HTTP_SERVER = ["{python}", "-m", "http.server", "--bind", "{host}", "{port}"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

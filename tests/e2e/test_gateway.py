@@ -17,8 +17,9 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from tests.e2e.conftest import DEADLINE, Serve, free_port, replica_processes, wait_for
+from tests.e2e.conftest import DEADLINE, Serve, replica_processes, wait_for
 from tests.e2e.test_lifecycle import ROWS, deploy, iris  # noqa: F401 - a fixture
+from tests.ports import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -126,6 +127,48 @@ def test_scale_down_drains_and_drops_no_call(serve_factory, iris) -> None:  # no
         wait_for(lambda: len(replica_processes(serve.home)) == 1, what="one replica left")
         serve.wait_status(sid, "running", ready=1)
         load.more(100)
+    assert load.errors == []
+    assert dict(load.codes) == {200: load.sent}
+
+
+def test_a_canary_takes_its_share_and_over_without_a_dropped_call(
+    serve_factory,
+    iris,  # noqa: F811 - the imported fixture
+) -> None:
+    serve = serve_factory()
+    serve.start()
+    svc = deploy(serve, iris[0], replicas=1)
+    sid, v1 = svc["id"], svc["deployments"][0]["id"]
+    model = svc["deployments"][0]["model_id"]
+    serve.wait_status(sid, "running", ready=1)
+    key = serve.api("GET", f"/services/{sid}/key").json()["key"]
+
+    def calls_of(deployment: str) -> int:
+        deps = serve.service(sid)["deployments"]
+        return next((d["invocation_count"] for d in deps if d["id"] == deployment), 0)
+
+    with Load(svc["url"], key) as load:
+        load.more(50)
+        r = serve.api(
+            "POST",
+            f"/services/{sid}/deployments",
+            json={"model_id": model, "replicas": 1, "weight": 0},
+        )
+        assert r.status_code == 201, r.text
+        v2 = r.json()["deployments"][1]["id"]
+        serve.wait_status(sid, "running", ready=2)
+        load.more(50)
+        assert calls_of(v2) == 0  # weight 0: ready, but no call yet
+
+        weights = {"weights": {v1: 50, v2: 50}}
+        assert serve.api("POST", f"/services/{sid}/weights", json=weights).status_code == 200
+        wait_for(lambda: calls_of(v2) > 0, what="the canary taking calls")
+
+        weights = {"weights": {v1: 0, v2: 100}}
+        assert serve.api("POST", f"/services/{sid}/weights", json=weights).status_code == 200
+        assert serve.api("DELETE", f"/services/{sid}/deployments/{v1}").status_code == 200
+        wait_for(lambda: len(replica_processes(serve.home)) == 1, what="v1's replica gone")
+        load.more(50)
     assert load.errors == []
     assert dict(load.codes) == {200: load.sent}
 

@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route as HttpRoute
+from tests.ports import free_port
 
 from modelport.domain.services import LbPolicy, TrafficPolicy
 from modelport.gateway.plane import DataPlane
@@ -29,12 +30,6 @@ from modelport.gateway.routing import Route, RoutingTable, Target
 from modelport.services.secrets import token_hash
 
 DEADLINE = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -108,7 +103,7 @@ async def replicas() -> AsyncIterator[Servers]:
             # bound before uvicorn runs: calls wait in the backlog until it accepts them
             sock = socket.socket()
             sock.bind(("127.0.0.1", 0))
-            replica.address = "127.0.0.1:%d" % sock.getsockname()[1]
+            replica.address = f"127.0.0.1:{sock.getsockname()[1]}"
             config = uvicorn.Config(replica.app(), log_level="warning", lifespan="off")
             server = uvicorn.Server(config)
             task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
+from tests.ports import free_port
 
 RUNTIME_ENV = {
     "HF_HUB_OFFLINE": "1",
@@ -54,13 +54,6 @@ def iris_path(tmp_path_factory: pytest.TempPathFactory, iris_model: LogisticRegr
     path = tmp_path_factory.mktemp("iris") / "iris.joblib"
     joblib.dump(iris_model, path)
     return path
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def runtime_command(server: str, model_uri: str, model_name: str, port: int) -> list[str]:

@@ -12,10 +12,11 @@ from modelport.domain.auth import Principal, Role
 from modelport.domain.errors import Forbidden, Invalid, NotFound, PermanentError
 from modelport.domain.ids import ProjectId
 from modelport.domain.models import Framework, Model
+from modelport.domain.services import TrafficPolicy
 from modelport.query.ast import ListQuery
 from modelport.services import models
 from modelport.services.secrets import Cipher
-from modelport.services.services import DeploymentSpec, ServiceOps, ServiceSpec
+from modelport.services.services import DeploymentSpec, ServiceOps, ServicePatch, ServiceSpec
 from modelport.store import Store
 
 COMMAND = ["{python}", "-m", "http.server", "$PORT"]
@@ -82,6 +83,22 @@ BAD_CREATE = [
     pytest.param(ServiceSpec("ok", [DeploymentSpec(runtime="sklearn")]),
                  "deployments[0].model_id", id="built-in runtime without model"),
     pytest.param(ServiceSpec("ok", [command()], tags={"": "x"}), "tags.", id="empty tag key"),
+    *[
+        pytest.param(ServiceSpec("ok", [command()], traffic=TrafficPolicy(**bad)), field,
+                     id=f"traffic {bad}")
+        for bad, field in [
+            ({"timeout": 0}, "traffic.timeout"),
+            ({"timeout": -1}, "traffic.timeout"),
+            ({"timeout": 3600.5}, "traffic.timeout"),
+            ({"timeout": float("nan")}, "traffic.timeout"),
+            ({"rate_limit": 0}, "traffic.rate_limit"),
+            ({"rate_limit": -5}, "traffic.rate_limit"),
+            ({"rate_limit": 1e6 + 1}, "traffic.rate_limit"),
+            ({"rate_limit": float("nan")}, "traffic.rate_limit"),
+            ({"max_concurrency": 0}, "traffic.max_concurrency"),
+            ({"max_concurrency": 100_001}, "traffic.max_concurrency"),
+        ]
+    ],
 ]  # fmt: skip
 
 
@@ -143,6 +160,32 @@ async def test_scale_needs_a_deployment_when_there_are_several(
     assert err.value.field == "deployment_id"
     scaled = await ops.scale(principal, svc.id, 2, deployment_id=svc.deployments[1].id)
     assert [d.replicas for d in scaled.deployments] == [1, 2]
+
+
+async def test_traffic_is_stored_and_replaced_as_a_whole(
+    ops: ServiceOps, principal: Principal
+) -> None:
+    svc = await ops.create(principal, ServiceSpec("echo", [command()]))
+    assert svc.traffic == TrafficPolicy()
+    policy = TrafficPolicy(timeout=3600, rate_limit=1e6, max_concurrency=100_000, retry=False)
+    svc = await ops.create(principal, ServiceSpec("edge", [command()], traffic=policy))
+    assert (await ops.get(principal, svc.id)).traffic == policy
+
+    kept = await ops.update(principal, svc.id, ServicePatch(description="same policy"))
+    assert kept.traffic == policy
+    replaced = await ops.update(principal, svc.id, ServicePatch(traffic=TrafficPolicy(5)))
+    assert replaced.traffic == TrafficPolicy(timeout=5)
+    assert replaced.revision == kept.revision + 1
+    assert (await ops.get(principal, svc.id)).traffic == TrafficPolicy(timeout=5)
+
+
+async def test_update_rejects_a_bad_traffic_policy(ops: ServiceOps, principal: Principal) -> None:
+    svc = await ops.create(principal, ServiceSpec("echo", [command()]))
+    with pytest.raises(Invalid) as err:
+        await ops.update(principal, svc.id, ServicePatch(traffic=TrafficPolicy(max_concurrency=0)))
+    assert err.value.field == "traffic.max_concurrency"
+    after = await ops.get(principal, svc.id)
+    assert (after.traffic, after.revision) == (TrafficPolicy(), svc.revision)
 
 
 # -- models ---------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from modelport.domain.events import Event
 from modelport.domain.models import Framework, Model
 from modelport.domain.replicas import Replica
 from modelport.domain.runtimes import Runtime
-from modelport.domain.services import Deployment, LbPolicy, Service
+from modelport.domain.services import Deployment, LbPolicy, Service, TrafficPolicy
+from modelport.services.stats import DeploymentStats, MinuteSummary, ServiceStats
 
 T = TypeVar("T")
 
@@ -124,6 +125,35 @@ class DeploymentCreate(Strict):
     grace_period: float = 10.0
 
 
+class Traffic(Strict):
+    """A service's traffic policy, in and out; fields left out take the defaults."""
+
+    timeout: float = Field(
+        default=60.0, description="Seconds to wait for a replica's answer; 0 < timeout <= 3600."
+    )
+    rate_limit: float | None = Field(
+        default=None, description="Requests per second each gateway admits; null: no limit."
+    )
+    max_concurrency: int | None = Field(
+        default=None, description="Requests in flight per replica; null: no limit."
+    )
+    retry: bool = Field(
+        default=True, description="Calls are safe to repeat on another replica after a failure."
+    )
+
+    def to_domain(self) -> TrafficPolicy:
+        return TrafficPolicy(self.timeout, self.rate_limit, self.max_concurrency, self.retry)
+
+    @classmethod
+    def of(cls, t: TrafficPolicy) -> Traffic:
+        return cls(
+            timeout=t.timeout,
+            rate_limit=t.rate_limit,
+            max_concurrency=t.max_concurrency,
+            retry=t.retry,
+        )
+
+
 class ServiceCreate(Strict):
     name: str
     description: str = ""
@@ -131,6 +161,7 @@ class ServiceCreate(Strict):
     auth: bool = Field(default=True, description="Callers need the service key.")
     lb_policy: LbPolicy = LbPolicy.ROUND_ROBIN
     workspace: str = "0"
+    traffic: Traffic = Field(default_factory=Traffic)
     deployments: list[DeploymentCreate]
 
 
@@ -139,12 +170,22 @@ class ServicePatch(Strict):
     tags: dict[str, str] | None = None
     lb_policy: LbPolicy | None = None
     auth: bool | None = None
+    traffic: Traffic | None = Field(
+        default=None, description="Replaces the whole policy; fields left out take defaults."
+    )
     revision: int | None = Field(default=None, description="Fail with 409 unless current.")
 
 
 class ScaleRequest(Strict):
     replicas: int
     deployment_id: str | None = None
+    revision: int | None = None
+
+
+class WeightsRequest(Strict):
+    weights: dict[str, int] = Field(
+        description="Deployment id → traffic weight (0-100); deployments left out keep theirs."
+    )
     revision: int | None = None
 
 
@@ -164,6 +205,8 @@ class DeploymentPublic(BaseModel):
     health_path: str | None
     status: str
     status_reason: str
+    invocation_count: int
+    failure_count: int
 
     @classmethod
     def of(cls, d: Deployment) -> DeploymentPublic:
@@ -183,6 +226,8 @@ class DeploymentPublic(BaseModel):
             health_path=d.health_path,
             status=d.status.value,
             status_reason=d.status_reason,
+            invocation_count=d.invocation_count,
+            failure_count=d.failure_count,
         )
 
 
@@ -195,6 +240,7 @@ class ServicePublic(BaseModel):
     infer_type: str
     auth_type: str
     lb_policy: str
+    traffic: Traffic
     tags: dict[str, str]
     desired_state: str
     status: str
@@ -222,6 +268,7 @@ class ServicePublic(BaseModel):
             infer_type=s.infer_type,
             auth_type=s.auth_type.value,
             lb_policy=s.lb_policy.value,
+            traffic=Traffic.of(s.traffic),
             tags=s.tags,
             desired_state=s.desired_state.value,
             status=s.status.value,
@@ -300,3 +347,67 @@ class EventPublic(BaseModel):
 class LogsPublic(BaseModel):
     service_id: str
     replicas: dict[str, str]
+
+
+class DeploymentStatsPublic(BaseModel):
+    deployment_id: str
+    requests: int
+    failures: int
+    requests_per_second: float
+    p50_ms: float | None
+    p99_ms: float | None
+
+    @classmethod
+    def of(cls, d: DeploymentStats) -> DeploymentStatsPublic:
+        return cls(
+            deployment_id=d.deployment_id,
+            requests=d.requests,
+            failures=d.failures,
+            requests_per_second=d.requests_per_second,
+            p50_ms=d.p50_ms,
+            p99_ms=d.p99_ms,
+        )
+
+
+class MinuteStatsPublic(BaseModel):
+    minute: datetime = Field(description="The start of the minute.")
+    requests: int
+    failures: int
+    p50_ms: float | None
+    p99_ms: float | None
+
+    @classmethod
+    def of(cls, m: MinuteSummary) -> MinuteStatsPublic:
+        return cls(
+            minute=m.minute,
+            requests=m.requests,
+            failures=m.failures,
+            p50_ms=m.p50_ms,
+            p99_ms=m.p99_ms,
+        )
+
+
+class ServiceStatsPublic(BaseModel):
+    service_id: str
+    window_seconds: int
+    requests: int
+    failures: int
+    requests_per_second: float
+    p50_ms: float | None
+    p99_ms: float | None
+    deployments: list[DeploymentStatsPublic]
+    minutes: list[MinuteStatsPublic]
+
+    @classmethod
+    def of(cls, s: ServiceStats) -> ServiceStatsPublic:
+        return cls(
+            service_id=s.service_id,
+            window_seconds=s.window_seconds,
+            requests=s.requests,
+            failures=s.failures,
+            requests_per_second=s.requests_per_second,
+            p50_ms=s.p50_ms,
+            p99_ms=s.p99_ms,
+            deployments=[DeploymentStatsPublic.of(d) for d in s.deployments],
+            minutes=[MinuteStatsPublic.of(m) for m in s.minutes],
+        )

@@ -168,21 +168,21 @@ def render_service(console: Console, s: JSON) -> None:
     shown = dict(s, ready=ready_of(s))
     keys = [
         "id", "name", "description", "status", "status_reason", "ready", "url", "auth_type",
-        "lb_policy", "tags", "owner", "desired_state", "invocation_count", "failure_count",
-        "revision", "created_at", "updated_at",
+        "lb_policy", "traffic", "tags", "owner", "desired_state", "invocation_count",
+        "failure_count", "revision", "created_at", "updated_at",
     ]  # fmt: skip
     console.print(fields(shown, keys))
     rows = [
         [
             d["id"], d["model_id"], d["runtime_id"], d["status"],
             f"{d['ready_replicas']}/{d['replicas']}", d["cpu"], d["memory"], d["gpu"],
-            d["weight"], d["status_reason"],
+            d["weight"], d.get("invocation_count", 0), d["status_reason"],
         ]
         for d in s.get("deployments", [])
     ]  # fmt: skip
     columns = [
         "deployment", "model", "runtime", "status", "ready", "cpu", "memory", "gpu", "weight",
-        "reason",
+        "invocations", "reason",
     ]  # fmt: skip
     console.print(table(columns, rows, title="deployments"))
 

@@ -48,6 +48,10 @@ def _env(cli: Cli, pairs: list[str]) -> dict[str, str]:
     return env
 
 
+def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def _wait(cli: Cli, client: Client, svc: JSON, timeout: float) -> JSON:
     """`wait_ready` with a progress bar on stderr (transient, so it shows on terminals only)
     and, for people (`--output table`), one line per status change."""
@@ -142,17 +146,42 @@ def deploy(
     ),
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until running.")] = True,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for running.")] = 300.0,
+    request_timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds the gateway waits for a replica's answer (default 60)."),
+    ] = None,
+    rate_limit: Annotated[
+        float | None, typer.Option(help="Requests per second each gateway admits.")
+    ] = None,
+    max_concurrency: Annotated[
+        int | None, typer.Option(help="Requests in flight per replica before 503.")
+    ] = None,
+    retry: Annotated[
+        bool,
+        typer.Option(
+            "--retry/--no-retry",
+            help="Calls are safe to repeat on another replica after a failure.",
+        ),
+    ] = True,
 ) -> None:
     """Deploy MODEL_ID as a new service and wait until it runs."""
     cli = state(ctx)
     variables = _env(cli, env or [])
+    traffic = _drop_none(
+        {
+            "timeout": request_timeout,
+            "rate_limit": rate_limit,
+            "max_concurrency": max_concurrency,
+            "retry": None if retry else False,
+        }
+    )
     argv = shlex.split(command) if command is not None else None
     if argv is not None and runtime is None:
         runtime = "command"
     with cli.client() as client:
         svc = client.deploy(
             model_id, name, replicas=replicas, runtime=runtime, cpu=cpu, memory=memory,
-            gpu=gpu, env=variables, command=argv, auth=auth,
+            gpu=gpu, env=variables, command=argv, auth=auth, traffic=traffic or None,
         )  # fmt: skip
         if wait:
             svc = _wait(cli, client, svc, timeout)
@@ -321,3 +350,49 @@ def events(
     with cli.client() as client:
         page = client.events(service_id, limit=limit, offset=offset)
     cli.emit(page, output.render_events)
+
+
+@app.command("stats")
+def stats(
+    ctx: typer.Context,
+    service_id: ServiceId,
+    minutes: Annotated[int, typer.Option(help="Minutes to sum, 1 to 60.")] = 5,
+) -> None:
+    """Requests, failures, rate and latency of the last minutes, per deployment and minute."""
+    cli = state(ctx)
+    with cli.client() as client:
+        out = client.service_stats(service_id, minutes=minutes)
+    cli.emit(out, _render_stats)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _render_stats(console: Console, s: JSON) -> None:
+    summary = {
+        "service": s["service_id"],
+        "window": f"{s['window_seconds'] // 60} min",
+        "requests": s["requests"],
+        "failures": s["failures"],
+        "requests/s": f"{s['requests_per_second']:.3f}",
+        "p50 ms": _ms(s["p50_ms"]),
+        "p99 ms": _ms(s["p99_ms"]),
+    }
+    console.print(output.fields(summary, list(summary)))
+    rows = [
+        [
+            d["deployment_id"], d["requests"], d["failures"], f"{d['requests_per_second']:.3f}",
+            _ms(d["p50_ms"]), _ms(d["p99_ms"]),
+        ]
+        for d in s["deployments"]
+    ]  # fmt: skip
+    columns = ["deployment", "requests", "failures", "requests/s", "p50 ms", "p99 ms"]
+    console.print(output.table(columns, rows, title="deployments"))
+    rows = [
+        [m["minute"], m["requests"], m["failures"], _ms(m["p50_ms"]), _ms(m["p99_ms"])]
+        for m in s["minutes"]
+    ]
+    console.print(
+        output.table(["minute", "requests", "failures", "p50 ms", "p99 ms"], rows, title="minutes")
+    )

@@ -338,7 +338,10 @@ class Client:
         tags: Mapping[str, str] | None = None,
         auth: bool = True,
         lb_policy: str = "ROUND_ROBIN",
+        traffic: Mapping[str, Any] | None = None,
     ) -> JSON:
+        """`traffic`: `{"timeout", "rate_limit", "max_concurrency", "retry"}`, any left out
+        taking the server's defaults; None for the default policy."""
         body = {
             "name": name,
             "description": description,
@@ -347,6 +350,8 @@ class Client:
             "lb_policy": lb_policy,
             "deployments": [dict(d) for d in deployments],
         }
+        if traffic is not None:
+            body["traffic"] = dict(traffic)
         return self._call("POST", "/services", json_body=body)
 
     def deploy(
@@ -361,8 +366,10 @@ class Client:
         env: Mapping[str, str] | None = None,
         command: Sequence[str] | None = None,
         auth: bool = True,
+        traffic: Mapping[str, Any] | None = None,
     ) -> JSON:
-        """A service with one deployment of `model_id` (None for a custom command)."""
+        """A service with one deployment of `model_id` (None for a custom command);
+        `traffic` as for `create_service`."""
         deployment = _drop_none(
             {
                 "model_id": model_id,
@@ -375,7 +382,7 @@ class Client:
                 "command": list(command) if command is not None else None,
             }
         )
-        return self.create_service(name, [deployment], auth=auth)
+        return self.create_service(name, [deployment], auth=auth, traffic=traffic)
 
     def list_services(
         self,
@@ -399,7 +406,10 @@ class Client:
         *,
         lb_policy: str | None = None,
         auth: bool | None = None,
+        traffic: Mapping[str, Any] | None = None,
     ) -> JSON:
+        """Change the fields given; the others are left as they are. `tags` replaces every
+        tag and `traffic` the whole policy (its fields left out take the defaults)."""
         body = _drop_none(
             {
                 "description": description,
@@ -407,6 +417,7 @@ class Client:
                 "revision": revision,
                 "lb_policy": lb_policy,
                 "auth": auth,
+                "traffic": dict(traffic) if traffic is not None else None,
             }
         )
         return self._call("PATCH", f"/services/{service_id}", json_body=body)
@@ -423,6 +434,20 @@ class Client:
             {"replicas": replicas, "deployment_id": deployment_id, "revision": revision}
         )
         return self._call("POST", f"/services/{service_id}/scale", json_body=body)
+
+    def set_weights(
+        self, service_id: str, weights: Mapping[str, int], *, revision: int | None = None
+    ) -> JSON:
+        """Shift traffic: deployment id → weight (0-100); the others keep theirs."""
+        body = _drop_none({"weights": dict(weights), "revision": revision})
+        return self._call("POST", f"/services/{service_id}/weights", json_body=body)
+
+    def add_deployment(self, service_id: str, deployment: Mapping[str, Any]) -> JSON:
+        """Add a deployment (`model_id`, `replicas`, `weight`, …) to the service."""
+        return self._call("POST", f"/services/{service_id}/deployments", json_body=dict(deployment))
+
+    def remove_deployment(self, service_id: str, deployment_id: str) -> JSON:
+        return self._call("DELETE", f"/services/{service_id}/deployments/{deployment_id}")
 
     def stop(self, service_id: str) -> JSON:
         return self._call("POST", f"/services/{service_id}/stop")
@@ -450,6 +475,12 @@ class Client:
     def logs(self, service_id: str, replica: str | None = None, tail: int = 100) -> JSON:
         params = _params({"replica": replica, "tail": tail})
         return self._call("GET", f"/services/{service_id}/logs", params=params)
+
+    def service_stats(self, service_id: str, minutes: int = 5) -> JSON:
+        """Requests, failures, rate and p50/p99 latency over the last `minutes` (1-60), in
+        total, per deployment and per minute."""
+        params = _params({"minutes": minutes})
+        return self._call("GET", f"/services/{service_id}/stats", params=params)
 
     # -- credentials ------------------------------------------------------------------------
     def create_project(self, name: str) -> JSON:

@@ -1,4 +1,5 @@
-"""Deploy and operate services: create, read, list, update, scale, stop, start, delete, keys.
+"""Deploy and operate services: create, read, list, update, scale, stop, start, delete, keys,
+request stats.
 
 `ServiceOps` holds what the use cases need (store, cipher, backend for logs, and `wake` to
 nudge the controller after a change). Every change is one transaction that checks the
@@ -25,9 +26,11 @@ from modelport.domain.services import (
     LbPolicy,
     Service,
     Status,
+    TrafficPolicy,
 )
 from modelport.query.ast import ListQuery
 from modelport.runtimes.catalog import DEFAULT_RUNTIME
+from modelport.services import stats as request_stats
 from modelport.services import validate
 from modelport.services.secrets import Cipher, new_token
 from modelport.store import Store, Tx
@@ -58,6 +61,7 @@ class ServiceSpec:
     lb_policy: LbPolicy = LbPolicy.ROUND_ROBIN
     workspace: str = "0"
     infer_type: str = "real-time"
+    traffic: TrafficPolicy = field(default_factory=TrafficPolicy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,22 +70,35 @@ class ServicePatch:
     tags: dict[str, str] | None = None
     lb_policy: LbPolicy | None = None
     auth: bool | None = None
+    traffic: TrafficPolicy | None = None  # replaces the whole policy
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class ServiceOps:
     def __init__(
-        self, store: Store, cipher: Cipher, backend: Backend, wake: Callable[[], None]
+        self,
+        store: Store,
+        cipher: Cipher,
+        backend: Backend,
+        wake: Callable[[], None],
+        *,
+        clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.store = store
         self.cipher = cipher
         self.backend = backend
         self.wake = wake
+        self.clock = clock  # what `stats` calls now
 
     # -- create ------------------------------------------------------------------------------
     async def create(self, who: Principal, spec: ServiceSpec) -> Service:
         validate.name("name", spec.name)
         validate.text("description", spec.description)
         validate.tags("tags", spec.tags)
+        validate.traffic("traffic", spec.traffic)
         if not spec.deployments:
             raise Invalid("deployments", "at least one deployment")
         if len(spec.deployments) > 8:
@@ -108,6 +125,7 @@ class ServiceOps:
                 tags=dict(spec.tags),
                 desired_state=DesiredState.RUNNING,
                 deployments=deployments,
+                traffic=spec.traffic,
                 status=Status.DEPLOYING,
                 created_at=now,
                 updated_at=now,
@@ -204,6 +222,20 @@ class ServiceOps:
                 raise NotFound("replica", replica_id)
         return {r.id: await self.backend.logs(r.id, tail) for r in replicas}
 
+    async def stats(
+        self, who: Principal, service_id: str, minutes: int = 5
+    ) -> request_stats.ServiceStats:
+        """Request stats of the service's last `minutes` minutes (1-60), the current one
+        included, from what the gateways flushed."""
+        if not 1 <= minutes <= request_stats.MAX_MINUTES:
+            raise Invalid("minutes", f"must be between 1 and {request_stats.MAX_MINUTES}")
+        last = int(self.clock().timestamp()) // 60
+        first = last - minutes + 1
+        async with self.store.read() as tx:
+            svc = await tx.services.get(who.project_id, service_id)
+            rows = await tx.traffic.window(svc.id, first)
+        return request_stats.summarize(svc, rows, first, last)
+
     # -- change ------------------------------------------------------------------------------
     async def _change(
         self,
@@ -234,6 +266,8 @@ class ServiceOps:
             validate.text("description", patch.description)
         if patch.tags is not None:
             validate.tags("tags", patch.tags)
+        if patch.traffic is not None:
+            validate.traffic("traffic", patch.traffic)
 
         def change(s: Service) -> Service:
             return replace(
@@ -244,6 +278,7 @@ class ServiceOps:
                 auth_type=s.auth_type
                 if patch.auth is None
                 else (AuthType.KEY if patch.auth else AuthType.NONE),
+                traffic=s.traffic if patch.traffic is None else patch.traffic,
             )
 
         return await self._change(who, service_id, revision, change, "Updated", "service updated")

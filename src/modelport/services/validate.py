@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from modelport.domain.errors import Invalid
+from modelport.domain.services import TrafficPolicy
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_REPLICAS = 64
@@ -56,4 +57,24 @@ def env(field: str, value: dict[str, str]) -> dict[str, str]:
     for k in value:
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", k):
             raise Invalid(f"{field}.{k}", "not a valid environment variable name")
+    return value
+
+
+MAX_TIMEOUT = 3600.0
+MAX_RATE_LIMIT = 1e6
+MAX_CONCURRENCY = 100_000
+
+
+def traffic(field: str, value: TrafficPolicy) -> TrafficPolicy:
+    """A service's traffic policy; each bound is checked so that NaN fails too."""
+    if not 0 < value.timeout <= MAX_TIMEOUT:
+        raise Invalid(f"{field}.timeout", f"must be greater than 0 and at most {MAX_TIMEOUT:g}")
+    if value.rate_limit is not None and not 0 < value.rate_limit <= MAX_RATE_LIMIT:
+        raise Invalid(
+            f"{field}.rate_limit", f"must be greater than 0 and at most {MAX_RATE_LIMIT:g}, or null"
+        )
+    if value.max_concurrency is not None and not 1 <= value.max_concurrency <= MAX_CONCURRENCY:
+        raise Invalid(
+            f"{field}.max_concurrency", f"must be between 1 and {MAX_CONCURRENCY}, or null"
+        )
     return value

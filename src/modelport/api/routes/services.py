@@ -1,4 +1,5 @@
-"""`/services`: deploy, read, list, update, scale, stop, start, delete; keys, replicas, logs."""
+"""`/services`: deploy, read, list, update, scale, stop, start, delete; keys, replicas, logs,
+events, request stats."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import APIRouter, Header, Query, Request
 
 from modelport.api.deps import ContextDep, PrincipalDep, list_query
 from modelport.api.schemas import (
+    DeploymentCreate,
     EventPublic,
     LogsPublic,
     Page,
@@ -17,6 +19,8 @@ from modelport.api.schemas import (
     ServiceKey,
     ServicePatch,
     ServicePublic,
+    ServiceStatsPublic,
+    WeightsRequest,
 )
 from modelport.domain.errors import Invalid
 from modelport.query.ast import Cond, ListQuery, Op, Sort
@@ -54,6 +58,7 @@ async def create(body: ServiceCreate, ctx: ContextDep, who: PrincipalDep) -> Ser
         auth=body.auth,
         lb_policy=body.lb_policy,
         workspace=body.workspace,
+        traffic=body.traffic.to_domain(),
         deployments=[DeploymentSpec(**d.model_dump()) for d in body.deployments],
     )
     return ServicePublic.of(await ctx.ops.create(who, spec), ctx.service_url)
@@ -88,7 +93,11 @@ async def update(
     if_match: Annotated[str | None, Header()] = None,
 ) -> ServicePublic:
     patch = Patch(
-        description=body.description, tags=body.tags, lb_policy=body.lb_policy, auth=body.auth
+        description=body.description,
+        tags=body.tags,
+        lb_policy=body.lb_policy,
+        auth=body.auth,
+        traffic=body.traffic.to_domain() if body.traffic is not None else None,
     )
     svc = await ctx.ops.update(who, service_id, patch, _revision(body.revision, if_match))
     return ServicePublic.of(svc, ctx.service_url)
@@ -110,6 +119,40 @@ async def scale(
     svc = await ctx.ops.scale(
         who, service_id, body.replicas, body.deployment_id, _revision(body.revision, if_match)
     )
+    return ServicePublic.of(svc, ctx.service_url)
+
+
+@router.post("/{service_id}/weights", operation_id="services-weights")
+async def weights(
+    service_id: str,
+    body: WeightsRequest,
+    ctx: ContextDep,
+    who: PrincipalDep,
+    if_match: Annotated[str | None, Header()] = None,
+) -> ServicePublic:
+    """Shift traffic between deployments (a canary's share); no replica restarts."""
+    revision = _revision(body.revision, if_match)
+    svc = await ctx.ops.set_weights(who, service_id, body.weights, revision)
+    return ServicePublic.of(svc, ctx.service_url)
+
+
+@router.post("/{service_id}/deployments", status_code=201, operation_id="services-add-deployment")
+async def add_deployment(
+    service_id: str, body: DeploymentCreate, ctx: ContextDep, who: PrincipalDep
+) -> ServicePublic:
+    """Add a deployment (a new model version) beside the service's others."""
+    svc, _ = await ctx.ops.add_deployment(who, service_id, DeploymentSpec(**body.model_dump()))
+    return ServicePublic.of(svc, ctx.service_url)
+
+
+@router.delete(
+    "/{service_id}/deployments/{deployment_id}", operation_id="services-remove-deployment"
+)
+async def remove_deployment(
+    service_id: str, deployment_id: str, ctx: ContextDep, who: PrincipalDep
+) -> ServicePublic:
+    """Remove a deployment; its replicas drain and stop. The last one stays."""
+    svc = await ctx.ops.remove_deployment(who, service_id, deployment_id)
     return ServicePublic.of(svc, ctx.service_url)
 
 
@@ -149,6 +192,18 @@ async def logs(
 ) -> LogsPublic:
     out = await ctx.ops.logs(who, service_id, replica, tail)
     return LogsPublic(service_id=service_id, replicas=out)
+
+
+@router.get("/{service_id}/stats", operation_id="services-stats")
+async def stats(
+    service_id: str,
+    ctx: ContextDep,
+    who: PrincipalDep,
+    minutes: Annotated[
+        int, Query(description="Minutes to sum, 1 to 60, the current one included.")
+    ] = 5,
+) -> ServiceStatsPublic:
+    return ServiceStatsPublic.of(await ctx.ops.stats(who, service_id, minutes))
 
 
 @router.get("/{service_id}/events", operation_id="services-events")
