@@ -15,7 +15,9 @@ import json
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,9 +211,10 @@ def run_gateway(settings: Settings) -> int:
     """
     workers = settings.gateway_workers
     if workers == 1:
-        return _gateway_worker(settings)
+        return _gateway_worker(settings, None)
+    shared = Path(tempfile.mkdtemp(prefix="modelport-gateway-"))  # the workers' metric totals
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_gateway_worker, args=(settings,)) for _ in range(workers)]
+    procs = [ctx.Process(target=_gateway_worker, args=(settings, shared)) for _ in range(workers)]
     for proc in procs:
         proc.start()
 
@@ -224,22 +227,29 @@ def run_gateway(settings: Settings) -> int:
     signal.signal(signal.SIGINT, forward)
     for proc in procs:
         proc.join()
+    shutil.rmtree(shared, ignore_errors=True)
     return max((proc.exitcode or 0 for proc in procs), default=0)
 
 
-def _gateway_worker(settings: Settings) -> int:
+def _gateway_worker(settings: Settings, shared: Path | None) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
-    uvloop.run(_serve_gateway(settings))
+    uvloop.run(_serve_gateway(settings, shared))
     return 0
 
 
-async def _serve_gateway(settings: Settings) -> None:
+async def _serve_gateway(settings: Settings, shared: Path | None) -> None:
     store = Store(settings.store_url)
     router = Router(store, Cipher(secret_key(settings, create=False)))
     plane = DataPlane(
-        router, max_body=settings.gateway_max_body, attempts=settings.gateway_attempts
+        router,
+        max_body=settings.gateway_max_body,
+        attempts=settings.gateway_attempts,
+        shared_dir=shared,
     )
-    follower = Follower(store, router, plane.recorder, settings.gateway_poll_interval)
+    publish = plane.shared.publish if plane.shared is not None else None
+    follower = Follower(
+        store, router, plane.recorder, settings.gateway_poll_interval, publish=publish
+    )
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

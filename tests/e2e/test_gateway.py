@@ -231,5 +231,17 @@ def test_a_separate_gateway_follows_the_control_plane(
         wait_for(lambda: all(code(key) == 401 for _ in range(10)), what="old key refused")
         assert [code(new) for _ in range(20)] == [200] * 20
 
+        # whichever worker takes a scrape, it counts every worker's calls
+        def ok_calls() -> int:
+            text = httpx.get(f"{gateway}/metrics", timeout=10).text
+            line = next(
+                (x for x in text.splitlines() if x.startswith("modelport_gateway_requests_total")
+                 and 'outcome="ok"' in x),
+                "0 0",
+            )  # fmt: skip
+            return int(float(line.rsplit(" ", 1)[1]))
+
+        wait_for(lambda: all(ok_calls() >= 41 for _ in range(6)), what="merged metrics")
+
     # the separate gateway's calls are counted in the shared store
     wait_for(lambda: serve.service(sid)["invocation_count"] >= 41, what="counts flushed")

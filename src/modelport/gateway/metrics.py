@@ -5,14 +5,25 @@ The hot path only adds to dicts and lists (`started`, `finished`, `rejected`, `r
 Prometheus families are built from these at scrape time (`Collector`), so a request pays no
 metric-library locks. `drain()`/`restore()` hand the pending minutes to the flush and take
 them back if the flush failed, so no count is lost.
+
+The workers of one `modelport gateway` share a port, so a scrape reaches any one of them:
+each worker writes its running totals to a file in a directory they share, once a second
+(`SharedTotals.publish`), and answers a scrape with its own totals plus its siblings' (the
+counters of a worker that exited stay in the sum, so no counter goes down; its in-flight
+gauge does not).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -34,14 +45,63 @@ class Totals:
     buckets: list[int] = field(default_factory=lambda: [0] * (len(BOUNDS_MS) + 1))
 
 
+@dataclass
+class Snapshot:
+    """Running totals of one gateway process, or of several added up."""
+
+    totals: dict[tuple[str, str], Totals] = field(default_factory=lambda: defaultdict(Totals))
+    rejected: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    retries: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    in_flight: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, other: Snapshot, *, live: bool = True) -> None:
+        for key, t in other.totals.items():
+            mine = self.totals[key]
+            mine.requests += t.requests
+            mine.failures += t.failures
+            mine.seconds += t.seconds
+            mine.buckets = [a + b for a, b in zip(mine.buckets, t.buckets, strict=True)]
+        for rkey, n in other.rejected.items():
+            self.rejected[rkey] += n
+        for service, n in other.retries.items():
+            self.retries[service] += n
+        if live:
+            for service, n in other.in_flight.items():
+                self.in_flight[service] += n
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "totals": [
+                [s, d, t.requests, t.failures, t.seconds, t.buckets]
+                for (s, d), t in self.totals.items()
+            ],
+            "rejected": [[s, reason, n] for (s, reason), n in self.rejected.items()],
+            "retries": dict(self.retries),
+            "in_flight": dict(self.in_flight),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Snapshot:
+        snap = cls()
+        for s, d, requests, failures, seconds, buckets in data["totals"]:
+            snap.totals[(s, d)] = Totals(requests, failures, seconds, list(buckets))
+        for s, reason, n in data["rejected"]:
+            snap.rejected[(s, reason)] = n
+        snap.retries.update(data["retries"])
+        snap.in_flight.update(data["in_flight"])
+        return snap
+
+
 class Recorder:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self.pending: dict[tuple[str, str, int], MinuteStats] = {}
-        self.totals: dict[tuple[str, str], Totals] = defaultdict(Totals)
-        self.in_flight: dict[str, int] = defaultdict(int)
-        self.rejected: dict[tuple[str, str], int] = defaultdict(int)  # (service, reason)
-        self.retries: dict[str, int] = defaultdict(int)
+        self.running = Snapshot()
+        # the hot path's handles on the running totals
+        self.totals = self.running.totals
+        self.in_flight = self.running.in_flight
+        self.rejected = self.running.rejected  # (service, reason) → calls
+        self.retries = self.running.retries
 
     def started(self, service_id: str) -> None:
         self.in_flight[service_id] += 1
@@ -85,15 +145,60 @@ class Recorder:
             mine.buckets = [a + b for a, b in zip(mine.buckets, stats.buckets, strict=True)]
 
 
-class Collector(_Collector):
-    """Prometheus families from a `Recorder` and the routing table, built at scrape time."""
+class SharedTotals:
+    """The running totals of a multi-worker gateway's workers, through `directory`."""
 
-    def __init__(self, recorder: Recorder, table: Callable[[], RoutingTable]) -> None:
+    def __init__(self, directory: Path, recorder: Recorder) -> None:
+        self.directory = directory
+        self.recorder = recorder
+        self.mine = directory / f"{os.getpid()}.json"
+
+    def publish(self) -> None:
+        tmp = self.mine.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.recorder.running.to_json()))
+        tmp.replace(self.mine)
+
+    def siblings(self) -> Iterable[tuple[Snapshot, bool]]:
+        """Each other worker's last totals, and whether that worker still runs."""
+        for path in self.directory.glob("*.json"):
+            if path == self.mine:
+                continue
+            try:
+                snap = Snapshot.from_json(json.loads(path.read_text()))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # being replaced, or unreadable: the next scrape sees it
+            yield snap, _alive(int(path.stem))
+
+
+def _alive(pid: int) -> bool:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, 0)
+        return True
+    return False
+
+
+class Collector(_Collector):
+    """Prometheus families from a `Recorder` (plus its siblings' totals, when shared) and the
+    routing table, built at scrape time."""
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        table: Callable[[], RoutingTable],
+        shared: SharedTotals | None = None,
+    ) -> None:
         self.recorder = recorder
         self.table = table
+        self.shared = shared
 
     def collect(self) -> Iterator[Metric]:
-        rec = self.recorder
+        rec = self.recorder.running
+        if self.shared is not None:
+            merged = Snapshot()
+            merged.add(rec)
+            for snap, alive in self.shared.siblings():
+                merged.add(snap, live=alive)
+            rec = merged
         requests = CounterMetricFamily(
             "modelport_gateway_requests",
             "Calls relayed to replicas, by service, deployment and outcome.",

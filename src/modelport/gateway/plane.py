@@ -20,6 +20,7 @@ import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -38,7 +39,7 @@ from modelport.gateway.balancer import Balancer, Pick
 from modelport.gateway.errors import BadGateway, native_error, status_of
 from modelport.gateway.http import Client, Request, status_line
 from modelport.gateway.limits import RateLimits
-from modelport.gateway.metrics import Collector, Recorder
+from modelport.gateway.metrics import Collector, Recorder, SharedTotals
 from modelport.gateway.routing import Route, RoutingTable
 from modelport.gateway.upstream import Connection, Pool, UpstreamError
 from modelport.services.secrets import same, token_hash
@@ -83,6 +84,7 @@ class DataPlane:
         max_body: int = 64 * 1024 * 1024,
         attempts: int = 3,
         connect_timeout: float = 5.0,
+        shared_dir: Path | None = None,
     ) -> None:
         self.routes = routes
         self.max_body = max_body
@@ -91,8 +93,9 @@ class DataPlane:
         self.pool = Pool(connect_timeout)
         self.limits = RateLimits()
         self.recorder = Recorder()
+        self.shared = SharedTotals(shared_dir, self.recorder) if shared_dir else None
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(Collector(self.recorder, lambda: self.routes.table))
+        self.registry.register(Collector(self.recorder, lambda: self.routes.table, self.shared))
         self._tasks: set[asyncio.Task[None]] = set()
         self._servers: list[asyncio.Server] = []
         self._clients: weakref.WeakSet[Client] = weakref.WeakSet()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from modelport.domain.errors import ModelportError
 from modelport.gateway.metrics import Recorder
@@ -36,7 +37,7 @@ async def flush(store: Store, recorder: Recorder) -> None:
 class Follower:
     """Keeps a separate gateway's `Router` current: checks the routing generation every
     `interval` seconds (one small read) and reloads the routes only when it moved; flushes
-    the counts every `flush_every` seconds."""
+    the counts (and publishes the running totals) every `flush_every` seconds."""
 
     def __init__(
         self,
@@ -45,12 +46,14 @@ class Follower:
         recorder: Recorder,
         interval: float = 0.25,
         flush_every: float = 1.0,
+        publish: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.router = router
         self.recorder = recorder
         self.interval = interval
         self.flush_every = flush_every
+        self.publish = publish  # shares this worker's running totals with its siblings
         self.generation = -1
 
     async def sync(self) -> None:
@@ -68,6 +71,8 @@ class Follower:
                 await self.sync()
                 if time.monotonic() - last_flush >= self.flush_every:
                     last_flush = time.monotonic()
+                    if self.publish is not None:
+                        self.publish()
                     await flush(self.store, self.recorder)
             except ModelportError as exc:  # the store is away: serve the last routes, retry
                 log.warning("gateway cannot reach the store: %s", exc.message)
