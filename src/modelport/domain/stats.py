@@ -34,12 +34,6 @@ class MinuteStats:
     failures: int = 0
     buckets: list[int] = field(default_factory=lambda: [0] * (len(BOUNDS_MS) + 1))
 
-    def add(self, failed: bool, ms: float) -> None:
-        self.requests += 1
-        if failed:
-            self.failures += 1
-        self.buckets[bucket_of(ms)] += 1
-
 
 def merge(rows: Iterable[MinuteStats]) -> list[int]:
     """The buckets of `rows` summed."""

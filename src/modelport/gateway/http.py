@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Protocol, cast
@@ -54,7 +53,9 @@ class Request:
 
 
 class Handler(Protocol):
-    def __call__(self, request: Request, client: Client) -> Awaitable[None]: ...
+    """Starts answering `request`; calls `client.done()` when the answer is complete."""
+
+    def __call__(self, request: Request, client: Client) -> None: ...
 
 
 class Pausable(Protocol):
@@ -66,11 +67,8 @@ class Pausable(Protocol):
 class Client(asyncio.Protocol):
     """One caller's connection."""
 
-    def __init__(
-        self, handle: Handler, spawn: Callable[[Awaitable[None]], object], max_body: int
-    ) -> None:
+    def __init__(self, handle: Handler, max_body: int) -> None:
         self.handle = handle
-        self.spawn = spawn
         self.max_body = max_body
         self.transport: asyncio.Transport | None = None
         self.address = ""
@@ -179,7 +177,7 @@ class Client(asyncio.Protocol):
             self.transport.resume_reading()
             self._paused = False
         self._busy = True
-        self.spawn(self.handle(self._queue.popleft(), self))
+        self.handle(self._queue.popleft(), self)
 
     def done(self, keep_alive: bool) -> None:
         """The current response is complete."""
@@ -191,7 +189,7 @@ class Client(asyncio.Protocol):
             self._next()
 
     def write(self, data: bytes) -> None:
-        if self.transport is not None:
+        if self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
 
     @property

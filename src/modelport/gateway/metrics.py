@@ -108,18 +108,20 @@ class Recorder:
 
     def finished(self, service_id: str, deployment_id: str, failed: bool, seconds: float) -> None:
         self.in_flight[service_id] -= 1
-        ms = seconds * 1000.0
+        bucket = bucket_of(seconds * 1000.0)
         minute = int(self._clock()) // 60
         key = (service_id, deployment_id, minute)
         stats = self.pending.get(key)
         if stats is None:
             stats = self.pending[key] = MinuteStats(service_id, deployment_id, minute)
-        stats.add(failed, ms)
+        stats.requests += 1
+        stats.failures += failed
+        stats.buckets[bucket] += 1
         totals = self.totals[(service_id, deployment_id)]
         totals.requests += 1
         totals.failures += failed
         totals.seconds += seconds
-        totals.buckets[bucket_of(ms)] += 1
+        totals.buckets[bucket] += 1
 
     def rejected_call(self, service_id: str, reason: str) -> None:
         """A call answered by the gateway itself (auth, rate limit, overload, no replica)."""

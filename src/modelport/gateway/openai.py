@@ -33,7 +33,7 @@ class Front:
     def __init__(self, plane: DataPlane) -> None:
         self.plane = plane
 
-    async def handle(self, request: Request, client: Client, path: bytes) -> None:
+    def handle(self, request: Request, client: Client, path: bytes) -> None:
         if path == b"/v1/models" and request.method == b"GET":
             return self._models(request, client)
         try:
@@ -51,7 +51,7 @@ class Front:
         except ModelportError as exc:
             openai_error(client, request, exc, status_of(exc))
             return client.done(request.keep_alive)
-        await self.plane.call(
+        self.plane.call(
             request, client, route, request.target, openai_error, _rewrite(route, body, model)
         )
 

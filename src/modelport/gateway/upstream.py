@@ -52,7 +52,8 @@ class Sink(Protocol):
 
     def fail(self, error: UpstreamError) -> None: ...
 
-    def flush(self) -> None: ...
+    def received(self) -> None:
+        """The callbacks for one read from the replica are done."""
 
 
 class Connection(asyncio.Protocol):
@@ -97,7 +98,7 @@ class Connection(asyncio.Protocol):
                 sink.fail(UpstreamError(f"bad HTTP from {self.address}: {exc}", sent=True))
             return
         if sink is not None:
-            sink.flush()
+            sink.received()
 
     def pause_reading(self) -> None:
         if self.transport is not None:
@@ -161,13 +162,17 @@ class Pool:
         self.connect_timeout = connect_timeout
         self._idle: dict[str, list[Connection]] = defaultdict(list)
 
-    async def acquire(self, address: str) -> Connection:
-        """An idle connection to `address`, or a new one; raises `UpstreamError` (not sent)."""
+    def take(self, address: str) -> Connection | None:
+        """An idle connection to `address`, if there is one."""
         idle = self._idle.get(address)
         while idle:
             conn = idle.pop()
             if conn.transport is not None and not conn.transport.is_closing():
                 return conn
+        return None
+
+    async def connect(self, address: str) -> Connection:
+        """A new connection to `address`; raises `UpstreamError` (refused, nothing sent)."""
         host, _, port = address.rpartition(":")
         loop = asyncio.get_running_loop()
         try:
