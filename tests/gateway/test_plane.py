@@ -282,6 +282,29 @@ async def test_a_replica_dying_mid_call_is_retried_when_calls_may_repeat(
     assert failed.json()["error"]["code"] == "bad_gateway"
 
 
+async def test_a_kept_alive_connection_the_replica_closed_is_retried_on_it() -> None:
+    """The replica answers the first call on a connection, then closes it as the next call
+    arrives (as a server whose keep-alive timeout just ran out does): that call was not
+    processed, so it goes again to the same replica, the only one, on a new connection."""
+
+    async def one_per_connection(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await r.readuntil(b"\r\n\r\n")
+        w.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await r.read(1)  # the next call on this connection: close without answering it
+        w.close()
+
+    server = await asyncio.start_server(one_per_connection, "127.0.0.1", 0)
+    only = Replica("only", address=f"127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    try:
+        async with gateway(route(target("dep-a", only), traffic=TrafficPolicy(retry=False))) as gw:
+            codes = [(await gw.http.post("/services/svc-a/x")).status_code for _ in range(3)]
+            retries = gw.plane.recorder.retries["svc-a"]
+    finally:
+        server.close()
+    assert codes == [200, 200, 200]
+    assert retries == 2
+
+
 async def test_a_slow_replica_times_out(replicas: Servers) -> None:
     (a,) = await replicas("a")
     async with gateway(route(target("dep-a", a), traffic=TrafficPolicy(timeout=0.2))) as gw:

@@ -241,9 +241,11 @@ class Exchange:
         if not self.live:  # the caller left: `flush` has ended the call
             return
         self._attempt_over()
-        self.tried.append(self.address)
-        if error.refused:
+        if error.refused:  # the replica is not there: pass it over for a while
             self.plane.balancer.mark_down(self.address)
+        if error.refused or error.sent:
+            self.tried.append(self.address)
+        # else a kept-alive connection the replica had just closed: the same replica will do
         self.error = BadGateway(error) if error.sent else Unavailable(error.reason)
         method = self.request.method
         may_repeat = self.route.traffic.retry or method in IDEMPOTENT
