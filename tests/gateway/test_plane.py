@@ -25,6 +25,9 @@ from starlette.routing import Route as HttpRoute
 from tests.ports import free_port
 
 from modelport.domain.services import LbPolicy, TrafficPolicy
+from modelport.gateway import http
+from modelport.gateway.errors import native_error
+from modelport.gateway.exchange import Exchange
 from modelport.gateway.plane import DataPlane
 from modelport.gateway.routing import Route, RoutingTable, Target
 from modelport.services.secrets import token_hash
@@ -303,6 +306,21 @@ async def test_a_kept_alive_connection_the_replica_closed_is_retried_on_it() -> 
         server.close()
     assert codes == [200, 200, 200]
     assert retries == 2
+
+
+async def test_a_call_opening_a_connection_is_on_time(replicas: Servers) -> None:
+    """The timeout counts from the attempt's start, connecting included."""
+    (a,) = await replicas("a")
+    plane = DataPlane(Static(RoutingTable.of({"svc-a": route(target("dep-a", a))})))
+    client = http.Client(plane.handle, max_body=1024)  # not connected: its answer goes nowhere
+    request = http.Request(b"GET", b"/who", [], b"", True, "127.0.0.1")
+    call = Exchange(plane, request, client, route(target("dep-a", a)), b"GET /who HTTP/1.1\r\n",
+                    native_error, None)  # fmt: skip
+    call.start()  # no idle connection: a task opens one
+    call.check(asyncio.get_running_loop().time())  # a sweep while it connects
+    assert call.live and call.error is None
+    await plane.close(grace=DEADLINE)  # waits for the call
+    assert call.status == 200
 
 
 async def test_a_slow_replica_times_out(replicas: Servers) -> None:

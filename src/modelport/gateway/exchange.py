@@ -101,7 +101,7 @@ class Exchange:
         self.payload = b""
         self.conn: Connection | None = None
         self.live = False  # an attempt is under way
-        self.deadline = 0.0  # loop time by which the replica's answer must have begun
+        self.deadline = 0.0  # loop time by which the attempt's answer must have begun
         self.answered = False  # a byte of the answer went to the caller
         self.chunked = False
         self.closes = False
@@ -130,6 +130,7 @@ class Exchange:
         self.payload = self.body_for(pick) if self.body_for is not None else self.request.body
         plane.balancer.started(self.address)
         self.live = True
+        self.deadline = asyncio.get_running_loop().time() + self.route.traffic.timeout
         conn = plane.pool.take(self.address)
         if conn is not None:
             self._send(conn)
@@ -154,7 +155,6 @@ class Exchange:
         data = self.preamble + length + self.payload
         conn.send(data, self, head_only=self.request.method == b"HEAD")
         self.client.feeding = conn
-        self.deadline = asyncio.get_running_loop().time() + self.route.traffic.timeout
 
     def _attempt_over(self) -> None:
         self.live = False
