@@ -63,6 +63,7 @@ class Exchange:
         "deadline",
         "deployment",
         "error",
+        "held",
         "live",
         "out",
         "payload",
@@ -106,7 +107,8 @@ class Exchange:
         self.chunked = False
         self.closes = False
         self.status = 0
-        self.out: list[bytes] = []
+        self.out: list[bytes] = []  # answer bytes not yet written to the caller
+        self.held = 0  # their length
 
     # attempts
 
@@ -221,6 +223,7 @@ class Exchange:
             self.out += [b"%x\r\n" % len(data), data, b"\r\n"]
         else:
             self.out.append(data)
+        self.held += len(data)
 
     def end(self) -> None:
         if not self.live:
@@ -258,7 +261,7 @@ class Exchange:
         """Pass on what one read from the replica brought: at once for a stream; a sized answer
         goes out whole at its end (one write, where the replica's head and body may have come
         in two reads), or when much of it is waiting."""
-        if self.chunked or sum(map(len, self.out)) >= FLUSH_AT:
+        if self.chunked or self.held >= FLUSH_AT:
             self.flush()
 
     def flush(self) -> None:
@@ -274,3 +277,4 @@ class Exchange:
             return
         self.client.write(b"".join(self.out))
         self.out.clear()
+        self.held = 0
