@@ -34,6 +34,14 @@ class MinuteStats:
     failures: int = 0
     buckets: list[int] = field(default_factory=lambda: [0] * (len(BOUNDS_MS) + 1))
 
+    def add(self, failed: bool, ms: float) -> int:
+        """Count one call; returns the index of the bucket its latency fell in."""
+        self.requests += 1
+        self.failures += failed
+        bucket = bucket_of(ms)
+        self.buckets[bucket] += 1
+        return bucket
+
 
 def merge(rows: Iterable[MinuteStats]) -> list[int]:
     """The buckets of `rows` summed."""

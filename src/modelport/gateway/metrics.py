@@ -33,7 +33,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector as _Collector
 
-from modelport.domain.stats import BOUNDS_MS, MinuteStats, bucket_of
+from modelport.domain.stats import BOUNDS_MS, MinuteStats
 from modelport.gateway.routing import RoutingTable
 
 
@@ -108,15 +108,12 @@ class Recorder:
 
     def finished(self, service_id: str, deployment_id: str, failed: bool, seconds: float) -> None:
         self.in_flight[service_id] -= 1
-        bucket = bucket_of(seconds * 1000.0)
         minute = int(self._clock()) // 60
         key = (service_id, deployment_id, minute)
         stats = self.pending.get(key)
         if stats is None:
             stats = self.pending[key] = MinuteStats(service_id, deployment_id, minute)
-        stats.requests += 1
-        stats.failures += failed
-        stats.buckets[bucket] += 1
+        bucket = stats.add(failed, seconds * 1000.0)
         totals = self.totals[(service_id, deployment_id)]
         totals.requests += 1
         totals.failures += failed
