@@ -25,7 +25,6 @@ Errors use OpenAI's shape: `{"error": {"message", "type", "param", "code": null}
 from __future__ import annotations
 
 import base64
-import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,25 +33,18 @@ from typing import Any, Protocol
 import numpy as np
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from modelport.runtimes import openai_api
+from modelport.runtimes.openai_api import InvalidRequest
 from modelport.runtimes.protocol import Array
 from modelport.runtimes.serving import ModelLoadError, ServeArgs, model_path, serve
 
 MAX_INPUTS = 2048
 ENCODING_FORMATS = ("float", "base64")
-
-
-class InvalidRequest(ValueError):
-    """A request body the embeddings API rejects (answered 400); `param` names the field."""
-
-    def __init__(self, message: str, param: str | None) -> None:
-        super().__init__(message)
-        self.param = param
 
 
 class Embedder(Protocol):
@@ -100,11 +92,6 @@ def _sentence_transformer(path: Path) -> Any:
     return SentenceTransformer(str(path), device="cpu")
 
 
-def _error(status: int, message: str, *, kind: str, param: str | None) -> JSONResponse:
-    body = {"error": {"message": message, "type": kind, "param": param, "code": None}}
-    return JSONResponse(body, status_code=status)
-
-
 def _texts(body: Any) -> list[str]:
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object", None)
@@ -149,10 +136,7 @@ def build_app(embedder: Embedder, *, model_name: str) -> Starlette:
     """A Starlette app serving `embedder` under `model_name` with OpenAI's embeddings API."""
 
     async def embeddings(request: Request) -> Response:
-        try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InvalidRequest(f"the request body is not valid JSON: {exc}", None) from exc
+        body = await openai_api.json_body(request)
         texts = _texts(body)
         encoding_format = _encoding_format(body)
         vectors, tokens = await run_in_threadpool(embedder.embed, texts)
@@ -163,36 +147,8 @@ def build_app(embedder: Embedder, *, model_name: str) -> Starlette:
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
         return JSONResponse({"object": "list", "data": data, "model": model_name, "usage": usage})
 
-    async def models(request: Request) -> Response:
-        card = {"id": model_name, "object": "model", "created": 0, "owned_by": "modelport"}
-        return JSONResponse({"object": "list", "data": [card]})
-
-    async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def on_invalid(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, InvalidRequest)
-        return _error(400, str(exc), kind="invalid_request_error", param=exc.param)
-
-    async def on_http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        return _error(exc.status_code, exc.detail, kind="invalid_request_error", param=None)
-
-    async def on_crash(request: Request, exc: Exception) -> Response:
-        # Starlette re-raises after this answer, so the server logs the traceback.
-        return _error(500, f"internal error: {type(exc).__name__}", kind="server_error", param=None)
-
-    return Starlette(
-        routes=[
-            Route("/v1/embeddings", embeddings, methods=["POST"]),
-            Route("/v1/models", models, methods=["GET"]),
-            Route("/health", health, methods=["GET"]),
-        ],
-        exception_handlers={
-            InvalidRequest: on_invalid,
-            HTTPException: on_http_error,
-            Exception: on_crash,
-        },
+    return openai_api.app(
+        [Route("/v1/embeddings", embeddings, methods=["POST"])], model_name=model_name
     )
 
 

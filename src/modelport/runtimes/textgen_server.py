@@ -44,7 +44,6 @@ import torch
 from jinja2 import TemplateError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -59,20 +58,14 @@ from transformers import (
 )
 from transformers.generation.streamers import BaseStreamer
 
+from modelport.runtimes import openai_api
+from modelport.runtimes.openai_api import InvalidRequest
 from modelport.runtimes.serving import ModelLoadError, ServeArgs, model_path, serve
 
 COMPLETION_MAX_TOKENS = 16  # OpenAI's default for /v1/completions; chat defaults to the room left
 FALLBACK_CONTEXT = 2048  # a model whose config and tokenizer name no context length
 MAX_STOPS = 4
 ROLES = ("system", "developer", "user", "assistant", "tool")
-
-
-class InvalidRequest(ValueError):
-    """A request body the API rejects (answered 400); `param` names the field."""
-
-    def __init__(self, message: str, param: str | None) -> None:
-        super().__init__(message)
-        self.param = param
 
 
 @dataclass(frozen=True, slots=True)
@@ -587,17 +580,8 @@ async def _chat_chunks(
 # -- the app -------------------------------------------------------------------------------------
 
 
-def _error(status: int, message: str, *, kind: str, param: str | None) -> JSONResponse:
-    body = {"error": {"message": message, "type": kind, "param": param, "code": None}}
-    return JSONResponse(body, status_code=status)
-
-
 async def _json(request: Request) -> dict[str, Any]:
-    try:
-        raw = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"the request body is not valid JSON: {exc}", None) from exc
-    return _body(raw)
+    return _body(await openai_api.json_body(request))
 
 
 def build_app(
@@ -658,38 +642,11 @@ def build_app(
             {**head("chatcmpl", "chat.completion"), "choices": [choice], "usage": usage}
         )
 
-    async def models(request: Request) -> Response:
-        card = {"id": model_name, "object": "model", "created": 0, "owned_by": "modelport"}
-        return JSONResponse({"object": "list", "data": [card]})
-
-    async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def on_invalid(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, InvalidRequest)
-        return _error(400, str(exc), kind="invalid_request_error", param=exc.param)
-
-    async def on_http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        return _error(exc.status_code, exc.detail, kind="invalid_request_error", param=None)
-
-    async def on_crash(request: Request, exc: Exception) -> Response:
-        # Starlette re-raises after this answer, so the server logs the traceback.
-        return _error(500, f"internal error: {type(exc).__name__}", kind="server_error", param=None)
-
-    return Starlette(
-        routes=[
-            Route("/v1/completions", completions, methods=["POST"]),
-            Route("/v1/chat/completions", chat, methods=["POST"]),
-            Route("/v1/models", models, methods=["GET"]),
-            Route("/health", health, methods=["GET"]),
-        ],
-        exception_handlers={
-            InvalidRequest: on_invalid,
-            HTTPException: on_http_error,
-            Exception: on_crash,
-        },
-    )
+    routes = [
+        Route("/v1/completions", completions, methods=["POST"]),
+        Route("/v1/chat/completions", chat, methods=["POST"]),
+    ]
+    return openai_api.app(routes, model_name=model_name)
 
 
 def _load(args: ServeArgs) -> ASGIApp:
