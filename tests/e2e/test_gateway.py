@@ -13,6 +13,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -79,13 +80,19 @@ def _listens(pid: int, port: int) -> bool:
         return False
 
 
-def test_a_killed_replica_drops_no_call_and_counts_match(serve_factory, iris) -> None:  # noqa: F811
-    serve = serve_factory()
+def running(serve_factory: Any, model: Path, replicas: int) -> tuple[Serve, dict[str, Any], str]:
+    """A started server with the iris service running `replicas` replicas, and its key."""
+    serve: Serve = serve_factory()
     serve.start()
-    svc = deploy(serve, iris[0], replicas=2)
+    svc = deploy(serve, model, replicas=replicas)
+    serve.wait_status(svc["id"], "running", ready=replicas)
+    key = serve.api("GET", f"/services/{svc['id']}/key").json()["key"]
+    return serve, svc, str(key)
+
+
+def test_a_killed_replica_drops_no_call_and_counts_match(serve_factory, iris) -> None:  # noqa: F811
+    serve, svc, key = running(serve_factory, iris[0], replicas=2)
     sid = svc["id"]
-    serve.wait_status(sid, "running", ready=2)
-    key = serve.api("GET", f"/services/{sid}/key").json()["key"]
 
     with Load(svc["url"], key) as load:
         load.more(100)
@@ -115,12 +122,8 @@ def test_a_killed_replica_drops_no_call_and_counts_match(serve_factory, iris) ->
 
 
 def test_scale_down_drains_and_drops_no_call(serve_factory, iris) -> None:  # noqa: F811
-    serve = serve_factory()
-    serve.start()
-    svc = deploy(serve, iris[0], replicas=2)
+    serve, svc, key = running(serve_factory, iris[0], replicas=2)
     sid = svc["id"]
-    serve.wait_status(sid, "running", ready=2)
-    key = serve.api("GET", f"/services/{sid}/key").json()["key"]
 
     with Load(svc["url"], key) as load:
         load.more(100)
@@ -136,13 +139,9 @@ def test_a_canary_takes_its_share_and_over_without_a_dropped_call(
     serve_factory,
     iris,  # noqa: F811 - the imported fixture
 ) -> None:
-    serve = serve_factory()
-    serve.start()
-    svc = deploy(serve, iris[0], replicas=1)
+    serve, svc, key = running(serve_factory, iris[0], replicas=1)
     sid, v1 = svc["id"], svc["deployments"][0]["id"]
     model = svc["deployments"][0]["model_id"]
-    serve.wait_status(sid, "running", ready=1)
-    key = serve.api("GET", f"/services/{sid}/key").json()["key"]
 
     def calls_of(deployment: str) -> int:
         deps = serve.service(sid)["deployments"]
