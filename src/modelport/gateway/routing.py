@@ -42,10 +42,6 @@ class Route:
     traffic: TrafficPolicy = field(default_factory=TrafficPolicy)
     created: int = 0  # Unix time the service was created (OpenAI's `created`)
 
-    @property
-    def ready(self) -> bool:
-        return any(t.addresses for t in self.targets)
-
 
 @dataclass(frozen=True, slots=True)
 class RoutingTable:
