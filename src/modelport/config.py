@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     gateway_workers: int = Field(
         default=2, ge=1, description="Worker processes of `modelport gateway`."
     )
+    gateway_batch_scheduling: bool = Field(
+        default=True,
+        description="Run the gateway under Linux's SCHED_BATCH policy, so that on a busy "
+        "core it relays calls in batches instead of preempting replicas for each one.",
+    )
     gateway_poll_interval: float = Field(
         default=0.25,
         description="Seconds between a separate gateway's checks for routing changes.",

@@ -41,6 +41,7 @@ from modelport.domain.errors import ModelportError
 from modelport.domain.resources import Resources
 from modelport.gateway.plane import DataPlane
 from modelport.gateway.routing import Router
+from modelport.gateway.scheduling import batch_scheduling
 from modelport.gateway.store import Follower, flush
 from modelport.runtimes.catalog import BUILTIN
 from modelport.services import auth
@@ -149,6 +150,8 @@ async def start(stack: Stack) -> asyncio.Task[None]:
         log.info("admin API key written to %s", s.data_dir / CREDENTIALS)
     await recover(stack.store, stack.backend)
     await stack.controller.reconcile()
+    if s.gateway_batch_scheduling:
+        batch_scheduling()  # the controller and the API share the thread: background work
     await stack.plane.listen(s.host, s.gateway_port)
     return asyncio.create_task(stack.controller.run_forever(), name="controller")
 
@@ -258,6 +261,8 @@ async def _serve_gateway(settings: Settings, shared: Path | None) -> None:
         await follower.sync()  # routes first: a worker never answers 404 for want of them
     except ModelportError as exc:
         log.warning("gateway starts without routes, the store is away: %s", exc.message)
+    if settings.gateway_batch_scheduling:
+        batch_scheduling()
     await plane.listen(settings.host, settings.gateway_port, reuse_port=True)
     log.info("gateway worker %d on %s:%d", os.getpid(), settings.host, settings.gateway_port)
     task = asyncio.create_task(follower.run(), name="routing follower")

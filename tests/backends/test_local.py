@@ -300,3 +300,16 @@ async def test_stop_kills_stragglers_of_an_exited_leader(
     assert group_members(pid_of(placement)) == [child]
     await backend.stop(placement.handle, grace_period=1.0)
     assert not is_running(child)
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies")
+async def test_a_replica_gets_the_default_policy_whatever_the_servers(
+    backend: LocalBackend, launch: Launcher
+) -> None:
+    # the gateway may run the server's thread under SCHED_BATCH (gateway/scheduling.py)
+    os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    try:
+        placement = await launch(spec("rep-policy", SLEEPER))
+    finally:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    assert os.sched_getscheduler(pid_of(placement)) == os.SCHED_OTHER

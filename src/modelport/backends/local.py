@@ -129,6 +129,7 @@ class LocalBackend:
         finally:
             os.close(log_fd)
 
+        _default_scheduling(proc.pid)
         handle = _format_handle(proc.pid, _create_time_or_zero(proc.pid))
         self._children[handle] = proc
         reaper = asyncio.get_running_loop().create_task(proc.wait())
@@ -242,6 +243,15 @@ def _create_time_or_zero(pid: int) -> float:
     except psutil.NoSuchProcess:
         return 0.0
     return created
+
+
+def _default_scheduling(pid: int) -> None:
+    """Give a just-started replica the default CPU policy: it inherits the server's, which may
+    be SCHED_BATCH (gateway/scheduling.py), and a replica answering calls should not wait for
+    the tick to run. Nothing to do on a platform without the call, or once it exited."""
+    if hasattr(os, "sched_setscheduler"):
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
 
 
 # -- processes and groups --------------------------------------------------------------------
