@@ -98,6 +98,7 @@ def serve(
         log_level="warning",
         access_log=False,
         lifespan="off",
+        proxy_headers=False,  # the client address is not used; X-Forwarded-For is the gateway's
     )
     server = uvicorn.Server(config)
     server.run()
