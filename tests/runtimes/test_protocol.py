@@ -16,6 +16,7 @@ import pytest
 from modelport.runtimes.protocol import (
     DATATYPES,
     InvalidInput,
+    TensorSpec,
     build_app,
     decode_tensor,
     encode_tensor,
@@ -177,6 +178,38 @@ async def test_body_that_is_not_json_is_400(client: httpx.AsyncClient) -> None:
         answer = await client.post(path, content=b"{not json")
         assert answer.status_code == 400
         assert "JSON" in answer.json()["error"]
+
+
+class Broken:
+    """A predictor that fails the way a bug would (not a `PredictionError`)."""
+
+    name = "broken"
+    platform = "test"
+    inputs = [TensorSpec("x", "FP64", (-1, 1))]
+    outputs = [TensorSpec("y", "FP64", (-1,))]
+    default_outputs = ["y"]
+
+    def predict(self, inputs: Any, outputs: Any) -> dict[str, Any]:
+        raise RuntimeError("the model's own bug")
+
+    def predict_instances(self, instances: list[Any]) -> list[Any]:
+        return [float("nan")]  # not JSON
+
+
+async def test_an_unexpected_failure_is_a_json_500_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    transport = httpx.ASGITransport(app=build_app(Broken(), server_name="test-server"))
+    async with httpx.AsyncClient(transport=transport, base_url="http://runtime") as client:
+        v2 = await client.post("/v2/models/broken/infer", json={"inputs": [_tensor([1], [1, 1])]})
+        v1 = await client.post("/v1/models/broken:predict", json={"instances": [[1]]})
+        health = await client.get("/v2/health/ready")
+    assert v2.status_code == 500
+    assert v2.json() == {"error": "internal error: RuntimeError: the model's own bug"}
+    assert v1.status_code == 500
+    assert v1.json()["error"].startswith("internal error: ValueError")
+    assert health.status_code == 200  # the server carries on
+    assert "the model's own bug" in caplog.text  # with its traceback
 
 
 # --- v1 --------------------------------------------------------------------------------------
