@@ -20,7 +20,7 @@ Ctrl-C included.
 
     .venv/bin/python benchmarks/gateway.py [--seconds 10] [--quick] [--connections 1,32]
         [--protocol v2|v1] [--targets nginx,modelport,ray-serve]
-        [--ray-python .venv-bench/bin/python]
+        [--ray-python .venv-bench/bin/python] [--gateway-scheduling batch|default]
 """
 
 from __future__ import annotations
@@ -182,6 +182,7 @@ def bench_modelport(run: Run, model: Path) -> None:
         "MODELPORT_PORT": str(api_port),
         "MODELPORT_GATEWAY_PORT": str(gateway_port),
         "MODELPORT_LOG_LEVEL": "warning",
+        "MODELPORT_GATEWAY_BATCH_SCHEDULING": str(run.args.gateway_scheduling == "batch").lower(),
     }
     server = run.servers.start(
         "modelport serve", [sys.executable, "-m", "modelport", "serve"], env=env
@@ -319,6 +320,12 @@ def main() -> None:
     parser.add_argument("--connections", type=connection_counts, default=(1, 32), help="1,32")
     parser.add_argument("--protocol", choices=("v2", "v1"), default="v2")
     parser.add_argument("--ray-python", help="python with ray[serve] (default .venv-bench)")
+    parser.add_argument(
+        "--gateway-scheduling",
+        choices=("batch", "default"),
+        default="batch",
+        help="the gateway's CPU policy (MODELPORT_GATEWAY_BATCH_SCHEDULING; default: batch)",
+    )
     parser.add_argument(
         "--targets",
         type=lambda text: set(text.split(",")),
