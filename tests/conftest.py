@@ -11,6 +11,9 @@
 
 An autouse guard fails any async test that leaves asyncio tasks pending behind it (kopf's
 `_no_asyncio_pending_tasks`): a task nobody awaits is a leak or a race in the code under test.
+Another puts the test thread back on the default CPU policy after a test that ran a server
+in-process (its gateway switches the thread to SCHED_BATCH), so that processes later tests
+start do not inherit it.
 """
 
 from __future__ import annotations
@@ -117,6 +120,13 @@ async def principal(store: Store) -> Principal:
 @pytest.fixture
 def cipher() -> Cipher:
     return Cipher(Cipher.new_key())
+
+
+@pytest.fixture(autouse=True)
+def _default_cpu_policy() -> Iterator[None]:
+    yield
+    if hasattr(os, "sched_getscheduler") and os.sched_getscheduler(0) != os.SCHED_OTHER:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
 
 @pytest.fixture(autouse=True)
