@@ -305,6 +305,22 @@ def test_deploy_sends_one_deployment(server: Running, client: Client) -> None:
     server.eventually(gone(client, svc["id"]), "the service to go away")
 
 
+def test_update_deployment_changes_its_spec(client: Client) -> None:
+    svc = client.create_service(
+        "rolled", deployments=[{"runtime": "command", "command": HTTP_SERVER, "replicas": 0}]
+    )
+    try:
+        dep = svc["deployments"][0]["id"]
+        changed = client.update_deployment(svc["id"], dep, {"env": {"B": "2"}}, revision=1)
+        assert changed["deployments"][0]["env"] == {"B": "2"}
+        assert changed["deployments"][0]["rollout_started_at"] is not None
+        with pytest.raises(ApiError) as err:
+            client.update_deployment(svc["id"], dep, {"cpu": -1})
+        assert err.value.details["field"] == "deployment.cpu"
+    finally:
+        client.delete_service(svc["id"])
+
+
 def test_invalid_service_names_the_field(client: Client) -> None:
     with pytest.raises(ApiError) as err:
         client.create_service("web", deployments=[{"runtime": "command", "replicas": 1}])

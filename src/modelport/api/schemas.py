@@ -123,6 +123,32 @@ class DeploymentCreate(Strict):
     command: list[str] | None = None
     health_path: str | None = None
     grace_period: float = 10.0
+    max_surge: int = Field(default=1, description="Replicas above `replicas` during a rollout.")
+    max_unavailable: int = Field(
+        default=0, description="Ready replicas a rollout may go below `replicas`."
+    )
+    rollout_timeout: float = Field(
+        default=600.0, description="Seconds new replicas have to be ready before a roll-back."
+    )
+
+
+class DeploymentPatch(Strict):
+    """A change to one deployment; fields left out keep their value. A new model, runtime,
+    env, command, health path or resources rolls the replicas over."""
+
+    model_id: str | None = None
+    runtime: str | None = Field(default=None, description="Runtime id or name.")
+    cpu: float | None = None
+    memory: int | None = Field(default=None, description="MiB")
+    gpu: int | None = None
+    env: dict[str, str] | None = None
+    command: list[str] | None = None
+    health_path: str | None = None
+    grace_period: float | None = None
+    max_surge: int | None = None
+    max_unavailable: int | None = None
+    rollout_timeout: float | None = None
+    revision: int | None = Field(default=None, description="Fail with 409 unless current.")
 
 
 class Traffic(Strict):
@@ -203,8 +229,15 @@ class DeploymentPublic(BaseModel):
     env: dict[str, str]
     command: list[str] | None
     health_path: str | None
+    grace_period: float
+    max_surge: int
+    max_unavailable: int
+    rollout_timeout: float
     status: str
     status_reason: str
+    rollout: str = Field(description='"", "progressing", "complete" or "rolled_back".')
+    rollout_started_at: datetime | None
+    updated_replicas: int = Field(description="Replicas running the current spec.")
     invocation_count: int
     failure_count: int
 
@@ -224,8 +257,15 @@ class DeploymentPublic(BaseModel):
             env=d.env,
             command=d.command,
             health_path=d.health_path,
+            grace_period=d.grace_period,
+            max_surge=d.max_surge,
+            max_unavailable=d.max_unavailable,
+            rollout_timeout=d.rollout_timeout,
             status=d.status.value,
             status_reason=d.status_reason,
+            rollout=d.rollout.value,
+            rollout_started_at=d.rollout_started_at,
+            updated_replicas=d.updated_replicas,
             invocation_count=d.invocation_count,
             failure_count=d.failure_count,
         )

@@ -446,6 +446,20 @@ class Client:
         """Add a deployment (`model_id`, `replicas`, `weight`, …) to the service."""
         return self._call("POST", f"/services/{service_id}/deployments", json_body=dict(deployment))
 
+    def update_deployment(
+        self,
+        service_id: str,
+        deployment_id: str,
+        changes: Mapping[str, Any],
+        *,
+        revision: int | None = None,
+    ) -> JSON:
+        """Change a deployment (`model_id`, `env`, `cpu`, …); a new spec rolls its replicas
+        over, and the controller rolls back if the new ones are not ready in time."""
+        body = _drop_none({**changes, "revision": revision})
+        path = f"/services/{service_id}/deployments/{deployment_id}"
+        return self._call("PATCH", path, json_body=body)
+
     def remove_deployment(self, service_id: str, deployment_id: str) -> JSON:
         return self._call("DELETE", f"/services/{service_id}/deployments/{deployment_id}")
 

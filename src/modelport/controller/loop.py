@@ -19,8 +19,8 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from modelport.backends.base import Backend, LaunchSpec, latest_attempt
 from modelport.controller.apply import Applier, Context, event
@@ -33,7 +33,14 @@ from modelport.domain.models import Model
 from modelport.domain.replicas import ALIVE, Replica, ReplicaState
 from modelport.domain.resources import Resources
 from modelport.domain.runtimes import Runtime
-from modelport.domain.services import Deployment, DesiredState, Service, Status
+from modelport.domain.services import (
+    Deployment,
+    DesiredState,
+    Rollout,
+    Service,
+    Status,
+    spec_fields,
+)
 from modelport.store import Store
 
 log = logging.getLogger(__name__)
@@ -57,6 +64,8 @@ class _Outcome:
     status: derive.DerivedStatus
     ever_ready: bool
     free: Resources
+    rollout: Rollout
+    updated: int  # replicas running the current spec
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +233,9 @@ class Controller:
             start_timeout=self.config.start_timeout,
             backoff_base=self.config.backoff_base,
             backoff_max=self.config.backoff_max,
+            template=dep.template,
+            max_surge=dep.max_surge,
+            max_unavailable=dep.max_unavailable,
         )
         p = plan(desired, list(seen), now, free)
         ctx = Context(
@@ -247,12 +259,86 @@ class Controller:
             unschedulable=p.unschedulable,
         )
         world.replicas[dep.id] = replicas
-        return _Outcome(dep, got, ever_ready, p.free)
+        rollout = await self._rollout(svc, dep, desired, replicas, p.outdated, now)
+        return _Outcome(dep, got, ever_ready, p.free, rollout, p.updated)
+
+    async def _rollout(
+        self,
+        svc: Service,
+        dep: Deployment,
+        desired: Desired,
+        replicas: Sequence[Replica],
+        outdated: int,
+        now: datetime,
+    ) -> Rollout:
+        """Where the deployment's last spec change stands; completes it once every replica
+        runs the new spec and enough are ready, or rolls back past `rollout_timeout`."""
+        started = dep.rollout_started_at
+        if started is None:  # no change under way, or a return to the spec before one
+            if dep.rollout == Rollout.ROLLED_BACK:
+                return dep.rollout  # until the next change
+            if outdated:
+                return Rollout.PROGRESSING
+            return Rollout.COMPLETE if dep.rollout == Rollout.PROGRESSING else dep.rollout
+        ready = sum(
+            1 for r in replicas if r.state == ReplicaState.READY and r.template == desired.template
+        )
+        if not outdated and ready >= desired.replicas:
+            async with self.store.write() as tx:
+                if await tx.services.finish_rollout(dep.id, started):
+                    took = (now - started).total_seconds()
+                    note = Note(
+                        "deployment",
+                        dep.id,
+                        EventType.NORMAL,
+                        "RolloutComplete",
+                        f"deployment {dep.id}: every replica runs the new spec ({took:.1f}s)",
+                    )
+                    await tx.events.add(event(svc.project_id, svc.id, note, now))
+            return Rollout.COMPLETE
+        if dep.previous is not None and now - started > timedelta(seconds=dep.rollout_timeout):
+            await self._roll_back(svc, dep, now)
+            return Rollout.ROLLED_BACK
+        return Rollout.PROGRESSING
+
+    async def _roll_back(self, svc: Service, dep: Deployment, now: datetime) -> None:
+        """Put the spec before the change back; the next pass replaces the new replicas."""
+        reason = f"new replicas not ready within {dep.rollout_timeout:g}s; rolled back"
+        async with self.store.write() as tx:
+            current = await tx.services.get(None, svc.id)
+            d = next((x for x in current.deployments if x.id == dep.id), None)
+            if d is None or d.previous is None or d.rollout_started_at != dep.rollout_started_at:
+                return  # changed meanwhile: the next pass plans the newer spec
+            back = replace(d, **spec_fields(d.previous), previous=None, rollout_started_at=None)
+            deployments = tuple(back if x.id == d.id else x for x in current.deployments)
+            await tx.services.update_spec(replace(current, deployments=deployments))
+            await tx.services.set_deployment_status(
+                dep.id, rollout=Rollout.ROLLED_BACK.value, status_reason=reason
+            )
+            note = Note(
+                "deployment",
+                dep.id,
+                EventType.WARNING,
+                "RolledBack",
+                f"deployment {dep.id}: {reason}",
+            )
+            await tx.events.add(event(svc.project_id, svc.id, note, now))
+        log.warning("deployment %s: %s", dep.id, reason)
 
     async def _record_deployment(self, out: _Outcome) -> None:
         dep, got = out.deployment, out.status
-        before = (dep.status, dep.status_reason, dep.ready_replicas, dep.ever_ready)
-        if (got.status, got.reason, got.ready, out.ever_ready) == before:
+        if out.rollout == Rollout.ROLLED_BACK and dep.rollout != Rollout.ROLLED_BACK:
+            return  # `_roll_back` wrote it, with its reason
+        before = (
+            dep.status,
+            dep.status_reason,
+            dep.ready_replicas,
+            dep.ever_ready,
+            dep.rollout,
+            dep.updated_replicas,
+        )
+        now = (got.status, got.reason, got.ready, out.ever_ready, out.rollout, out.updated)
+        if now == before:
             return
         async with self.store.write() as tx:
             await tx.services.set_deployment_status(
@@ -261,6 +347,8 @@ class Controller:
                 status_reason=got.reason,
                 ready_replicas=got.ready,
                 ever_ready=out.ever_ready,
+                rollout=out.rollout.value,
+                updated_replicas=out.updated,
             )
 
     async def _reap_orphans(self, world: _World, seen: dict[str, list[Seen]]) -> None:

@@ -4,15 +4,35 @@ Input is what the deployment should be (`Desired`) and what this pass observed o
 replicas (`Seen`: process alive?, probe healthy?, log tail when it died). Output is a list of
 actions for `apply.py` and the resources left for the deployments planned after this one.
 
+A replica is *active* unless it is `stopping` or `stopped`. It is *old* when it was started
+with another spec than the deployment's (`Replica.template` not `Desired.template`), else *new*.
+
 Rules, in order:
-1. Move each replica along its lifecycle from what was observed (died → `failed` with the
+1. Adopt replicas recorded before templates existed (`template == ""`): they are saved with
+   the deployment's template and count as new. With `Desired.template == ""` every replica is
+   new (no rolling update).
+2. Move each replica along its lifecycle from what was observed (died → `failed` with the
    reason from its log; probe ok → `ready`; a start that outlives `start_timeout` → `failed`;
    a `stopping` replica that is gone → removed).
-2. Restart `failed` replicas the deployment still wants once their backoff is over
+3. Scale, when no active replica is old or the deployment wants none: too few active
+   replicas → new `pending` ones, started when their resources fit (else they wait, and the
+   plan says which resource is short); too many → stop the least useful first (failed,
+   pending, starting, unhealthy, then the newest ready).
+4. Roll, when some active replicas are old and the deployment wants N > 0 (Kubernetes'
+   `RollingUpdate` with S = `max_surge`, U = `max_unavailable`; S = U = 0 could never
+   progress and is read as U = 1):
+   - old replicas that are not `ready` serve nothing: stopped at once (never restarted, which
+     would launch them with the new spec);
+   - old `ready` replicas are stopped, oldest first, while at least N - U replicas (old and
+     new) stay `ready`;
+   - new replicas beyond N are the surplus of rule 3;
+   - new replicas are created while fewer than N + S are active and fewer than N are new.
+   Each old replica stopped gets a `Replaced` event; the next passes stop the rest as the
+   new ones become ready.
+5. Restart `failed` replicas the deployment still wants once their backoff is over
    (exponential, capped), counting `restarts`.
-3. Scale: too few active replicas → new `pending` ones, started when their resources fit
-   (else they wait, and the plan says which resource is short); too many → stop the least
-   useful first (failed, pending, starting, unhealthy, then the newest ready).
+
+`Plan.updated` and `Plan.outdated` count the active new and old replicas after the plan.
 """
 
 from __future__ import annotations
@@ -37,6 +57,9 @@ class Desired:
     start_timeout: float = 300.0
     backoff_base: float = 1.0
     backoff_max: float = 60.0
+    template: str = ""  # the deployment's spec hash; "" turns rolling updates off
+    max_surge: int = 1  # active replicas allowed above `replicas` during a rollout
+    max_unavailable: int = 0  # ready replicas allowed below `replicas` during a rollout
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +127,8 @@ class Plan:
     free: Resources = field(default_factory=Resources)
     unschedulable: str | None = None
     replicas: list[Replica] = field(default_factory=list)  # the replicas after this plan
+    updated: int = 0  # active replicas after this plan running the deployment's template
+    outdated: int = 0  # active replicas after this plan running an older one
 
 
 def backoff(failures: int, base: float, cap: float) -> float:
@@ -118,31 +143,12 @@ def plan(desired: Desired, seen: list[Seen], now: datetime, free: Resources) -> 
     out = Plan(free=free)
     current: list[Replica] = []
     for s in seen:
-        r = _observe(desired, s, now, out)
+        r = _observe(desired, replace(s, replica=_adopt(desired, s.replica, out)), now, out)
         if r is not None:
             current.append(r)
 
-    active = [r for r in current if r.state not in (S.STOPPING, S.STOPPED)]
-    surplus = len(active) - desired.replicas
-    if surplus > 0:
-        victims = sorted(
-            active,
-            key=lambda r: (_STOP_ORDER.get(r.state, 0), -(r.created_at or now).timestamp()),
-        )[:surplus]
-        for v in victims:
-            current[current.index(v)] = _stop(v, out)
-        active = [r for r in active if r not in victims]
-        current = [r for r in current if r.state != S.STOPPED]  # removed by `_stop`
-    for _ in range(desired.replicas - len(active)):
-        r = Replica(
-            id=ReplicaId(new_id("replica")),
-            deployment_id=desired.deployment_id,
-            backend=desired.backend,
-            state=S.PENDING,
-            created_at=now,
-        )
-        out.actions.append(Create(r))
-        current.append(r)
+    rolling = desired.replicas > 0 and any(_is_old(desired, r) for r in _active(current))
+    current = _roll(desired, current, now, out) if rolling else _scale(desired, current, now, out)
 
     for i, r in enumerate(current):
         if r.state == S.PENDING or (
@@ -150,7 +156,97 @@ def plan(desired: Desired, seen: list[Seen], now: datetime, free: Resources) -> 
         ):
             current[i] = _start(desired, r, now, out)
     out.replicas = current
+    out.outdated = sum(_is_old(desired, r) for r in _active(current))
+    out.updated = len(_active(current)) - out.outdated
     return out
+
+
+def _active(replicas: list[Replica]) -> list[Replica]:
+    return [r for r in replicas if r.state not in (S.STOPPING, S.STOPPED)]
+
+
+def _is_old(desired: Desired, r: Replica) -> bool:
+    return desired.template != "" and r.template not in ("", desired.template)
+
+
+def _adopt(desired: Desired, r: Replica, out: Plan) -> Replica:
+    """A replica recorded before templates existed runs the current spec: record it so."""
+    if r.template or not desired.template or r.state in (S.STOPPING, S.STOPPED):
+        return r
+    adopted = replace(r, template=desired.template)
+    out.actions.append(Save(adopted))
+    return adopted
+
+
+def _scale(desired: Desired, current: list[Replica], now: datetime, out: Plan) -> list[Replica]:
+    """No rollout: stop the surplus, create what is missing."""
+    active = _active(current)
+    victims = _least_useful(active, len(active) - desired.replicas, now)
+    current = _stop_all(current, victims, out)
+    missing = desired.replicas - (len(active) - len(victims))
+    return current + [_create(desired, now, out) for _ in range(missing)]
+
+
+def _roll(desired: Desired, current: list[Replica], now: datetime, out: Plan) -> list[Replica]:
+    """Replace old replicas by new ones within `max_surge` and `max_unavailable` (rule 4)."""
+    n = desired.replicas
+    surge, unavailable = max(desired.max_surge, 0), max(desired.max_unavailable, 0)
+    if surge == 0 and unavailable == 0:
+        unavailable = 1  # else nothing could ever be stopped or created
+    active = _active(current)
+    old = [r for r in active if _is_old(desired, r)]
+    new = [r for r in active if not _is_old(desired, r)]
+
+    idle_old = [r for r in old if r.state != S.READY]
+    ready_old = sorted(
+        (r for r in old if r.state == S.READY), key=lambda r: ((r.created_at or now), r.id)
+    )
+    surplus = _least_useful(new, len(new) - n, now)
+    ready = len(ready_old) + sum(r.state == S.READY for r in new if r not in surplus)
+    spare = max(ready - max(n - unavailable, 0), 0)
+    retired = idle_old + ready_old[:spare]
+
+    current = _stop_all(current, retired, out, replaced=True)
+    current = _stop_all(current, surplus, out)
+    left, left_new = len(active) - len(retired) - len(surplus), len(new) - len(surplus)
+    missing = min(n + surge - left, n - left_new)
+    return current + [_create(desired, now, out) for _ in range(missing)]
+
+
+def _least_useful(active: list[Replica], count: int, now: datetime) -> list[Replica]:
+    """The `count` replicas to stop first: failed, pending, starting, unhealthy, newest ready."""
+    if count <= 0:
+        return []
+    order = sorted(
+        active, key=lambda r: (_STOP_ORDER.get(r.state, 0), -(r.created_at or now).timestamp())
+    )
+    return order[:count]
+
+
+def _stop_all(
+    current: list[Replica], victims: list[Replica], out: Plan, *, replaced: bool = False
+) -> list[Replica]:
+    """Stop each of `victims`; return `current` updated, without the ones removed outright."""
+    current = list(current)
+    for v in victims:
+        current[current.index(v)] = _stop(v, out)
+        if replaced:
+            message = f"replica {v.id} replaced by the new spec"
+            out.actions.append(Note("replica", v.id, EventType.NORMAL, "Replaced", message))
+    return [r for r in current if r.state != S.STOPPED]
+
+
+def _create(desired: Desired, now: datetime, out: Plan) -> Replica:
+    r = Replica(
+        id=ReplicaId(new_id("replica")),
+        deployment_id=desired.deployment_id,
+        backend=desired.backend,
+        state=S.PENDING,
+        created_at=now,
+        template=desired.template,
+    )
+    out.actions.append(Create(r))
+    return r
 
 
 def _observe(desired: Desired, s: Seen, now: datetime, out: Plan) -> Replica | None:

@@ -9,8 +9,12 @@ controller's status writes cannot lose a user's update (and do not bump `revisio
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from modelport.domain.ids import DeploymentId, ModelId, ProjectId, RuntimeId, ServiceId
 from modelport.domain.resources import Resources
@@ -25,6 +29,15 @@ class Status(enum.StrEnum):
     STOPPING = "stopping"
     STOPPED = "stopped"
     DELETING = "deleting"
+
+
+class Rollout(enum.StrEnum):
+    """Where a deployment's last spec change stands (see docs/operations.md)."""
+
+    NONE = ""  # never changed since it was created
+    PROGRESSING = "progressing"
+    COMPLETE = "complete"
+    ROLLED_BACK = "rolled_back"
 
 
 class AuthType(enum.StrEnum):
@@ -79,11 +92,17 @@ class Deployment:
     max_surge: int = 1
     max_unavailable: int = 0
     grace_period: float = 10.0
+    rollout_timeout: float = 600.0  # seconds new replicas have to be ready before a roll-back
+    # the spec a rollout replaces (`replica_spec()`), kept until it completes or rolls back
+    previous: dict[str, Any] | None = None
+    rollout_started_at: datetime | None = None
     # derived by the controller
     status: Status = Status.DEPLOYING
     status_reason: str = ""
     ready_replicas: int = 0
     ever_ready: bool = False
+    rollout: Rollout = Rollout.NONE
+    updated_replicas: int = 0  # replicas running the current spec
     invocation_count: int = 0
     failure_count: int = 0
     created_at: datetime | None = None
@@ -92,6 +111,50 @@ class Deployment:
     @property
     def resources(self) -> Resources:
         return Resources(self.cpu, self.memory, self.gpu)
+
+    def replica_spec(self) -> dict[str, Any]:
+        """The fields a replica is started from: changing any of them rolls the replicas over
+        (weight, replica count and the rest never restart one)."""
+        return {
+            "model_id": self.model_id,
+            "runtime_id": self.runtime_id,
+            "env": dict(self.env),
+            "command": list(self.command) if self.command is not None else None,
+            "health_path": self.health_path,
+            "cpu": self.cpu,
+            "memory": self.memory,
+            "gpu": self.gpu,
+        }
+
+    @property
+    def template(self) -> str:
+        """Which spec a replica runs (`Replica.template`): see `template_of`."""
+        return template_of(self.replica_spec())
+
+
+SPEC_FIELDS = ("model_id", "runtime_id", "env", "command", "health_path", "cpu", "memory", "gpu")
+
+
+def spec_fields(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A recorded spec (`Deployment.previous`) as `Deployment` field values, to roll back to."""
+    return {
+        "model_id": ModelId(spec["model_id"]) if spec.get("model_id") else None,
+        "runtime_id": RuntimeId(spec["runtime_id"]),
+        "version": str(spec.get("version", "1")),
+        "env": dict(spec.get("env") or {}),
+        "command": list(spec["command"]) if spec.get("command") is not None else None,
+        "health_path": spec.get("health_path"),
+        "cpu": float(spec["cpu"]),
+        "memory": int(spec["memory"]),
+        "gpu": int(spec["gpu"]),
+    }
+
+
+def template_of(spec: Mapping[str, Any]) -> str:
+    """A short hash of a replica spec (`Deployment.replica_spec()`, or a recorded
+    `Deployment.previous`, whose other keys are ignored)."""
+    canonical = json.dumps({k: spec.get(k) for k in SPEC_FIELDS}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)

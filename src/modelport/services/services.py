@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from modelport.backends.base import Backend
 from modelport.domain.auth import Principal
@@ -27,6 +28,7 @@ from modelport.domain.services import (
     Service,
     Status,
     TrafficPolicy,
+    template_of,
 )
 from modelport.query.ast import ListQuery
 from modelport.runtimes.catalog import DEFAULT_RUNTIME
@@ -49,6 +51,28 @@ class DeploymentSpec:
     command: list[str] | None = None
     health_path: str | None = None
     grace_period: float = 10.0
+    max_surge: int = 1
+    max_unavailable: int = 0
+    rollout_timeout: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentPatch:
+    """A change to one deployment; fields left None keep their value. Changing any field a
+    replica is started from (`Deployment.replica_spec`) starts a rolling update."""
+
+    model_id: str | None = None
+    runtime: str | None = None
+    cpu: float | None = None
+    memory: int | None = None
+    gpu: int | None = None
+    env: dict[str, str] | None = None
+    command: list[str] | None = None
+    health_path: str | None = None
+    grace_period: float | None = None
+    max_surge: int | None = None
+    max_unavailable: int | None = None
+    rollout_timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +99,13 @@ class ServicePatch:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+_V = TypeVar("_V")
+
+
+def _given(value: _V | None, default: _V) -> _V:
+    return default if value is None else value
 
 
 class ServiceOps:
@@ -169,6 +200,8 @@ class ServiceOps:
             raise Invalid(f"{path}.health_path", "must start with '/'")
         if not 0 <= d.weight <= 100:
             raise Invalid(f"{path}.weight", "must be between 0 and 100")
+        if d.max_surge == 0 and d.max_unavailable == 0:
+            raise Invalid(f"{path}.max_surge", "max_surge or max_unavailable must be at least 1")
         return Deployment(
             id=DeploymentId(new_id("deployment")),
             service_id=service_id,
@@ -192,6 +225,9 @@ class ServiceOps:
             command=command,
             health_path=d.health_path,
             grace_period=validate.not_negative(f"{path}.grace_period", d.grace_period),
+            max_surge=validate.replicas(f"{path}.max_surge", d.max_surge),
+            max_unavailable=validate.replicas(f"{path}.max_unavailable", d.max_unavailable),
+            rollout_timeout=validate.positive(f"{path}.rollout_timeout", d.rollout_timeout),
             created_at=now,
             updated_at=now,
         )
@@ -349,6 +385,69 @@ class ServiceOps:
             await _note(tx, updated, "DeploymentAdded", f"deployment {dep.id} added")
         self.wake()
         return updated, next(d for d in updated.deployments if d.id == dep.id)
+
+    async def update_deployment(
+        self,
+        who: Principal,
+        service_id: str,
+        deployment_id: str,
+        patch: DeploymentPatch,
+        revision: int | None = None,
+    ) -> Service:
+        """Change one deployment. A new model, runtime, env, command, health path or resources
+        rolls its replicas over (`max_surge` / `max_unavailable`); the controller rolls back to
+        the spec before if the new replicas are not ready within `rollout_timeout`."""
+        now = datetime.now(UTC)
+        async with self.store.write() as tx:
+            current = await tx.services.get(who.project_id, service_id)
+            if current.desired_state == DesiredState.DELETED:
+                raise Conflict(f"service {service_id} is being deleted")
+            if revision is not None and revision != current.revision:
+                raise Conflict(
+                    f"service {service_id} is at revision {current.revision}, not {revision}"
+                )
+            old = next((d for d in current.deployments if d.id == deployment_id), None)
+            if old is None:
+                raise NotFound("deployment", deployment_id)
+            spec = DeploymentSpec(
+                model_id=patch.model_id if patch.model_id is not None else old.model_id,
+                runtime=patch.runtime or old.runtime_id,
+                replicas=old.replicas,
+                cpu=patch.cpu if patch.cpu is not None else old.cpu,
+                memory=patch.memory if patch.memory is not None else old.memory,
+                gpu=patch.gpu if patch.gpu is not None else old.gpu,
+                env=dict(patch.env if patch.env is not None else old.env),
+                weight=old.weight,
+                command=patch.command if patch.command is not None else old.command,
+                health_path=patch.health_path if patch.health_path is not None else old.health_path,
+                grace_period=_given(patch.grace_period, old.grace_period),
+                max_surge=_given(patch.max_surge, old.max_surge),
+                max_unavailable=_given(patch.max_unavailable, old.max_unavailable),
+                rollout_timeout=_given(patch.rollout_timeout, old.rollout_timeout),
+            )
+            new = await self._deployment(tx, who, current.id, "deployment", spec, now)
+            new = replace(new, id=old.id, created_at=old.created_at)
+            rolls = new.template != old.template
+            if rolls:
+                before = old.previous or {**old.replica_spec(), "version": old.version}
+                back = before if template_of(before) != new.template else None
+                new = replace(new, previous=back, rollout_started_at=now if back else None)
+            else:
+                new = replace(new, previous=old.previous, rollout_started_at=old.rollout_started_at)
+            updated = await tx.services.update_spec(
+                replace(
+                    current,
+                    deployments=tuple(new if d.id == old.id else d for d in current.deployments),
+                )
+            )
+            if rolls:
+                await _note(
+                    tx, updated, "RolloutStarted", f"deployment {old.id}: new spec rolling out"
+                )
+            else:
+                await _note(tx, updated, "DeploymentUpdated", f"deployment {old.id} updated")
+        self.wake()
+        return updated
 
     async def remove_deployment(
         self, who: Principal, service_id: str, deployment_id: str

@@ -26,6 +26,7 @@ from modelport.domain.services import (
     Deployment,
     DesiredState,
     LbPolicy,
+    Rollout,
     Service,
     Status,
     TrafficPolicy,
@@ -131,10 +132,15 @@ def deployment(row: t.DeploymentRow) -> Deployment:
         max_surge=row.max_surge,
         max_unavailable=row.max_unavailable,
         grace_period=row.grace_period,
+        rollout_timeout=row.rollout_timeout,
+        previous=dict(row.previous) if row.previous is not None else None,
+        rollout_started_at=row.rollout_started_at,
         status=Status(row.status),
         status_reason=row.status_reason,
         ready_replicas=row.ready_replicas,
         ever_ready=row.ever_ready,
+        rollout=Rollout(row.rollout),
+        updated_replicas=row.updated_replicas,
         invocation_count=row.invocation_count,
         failure_count=row.failure_count,
         created_at=row.created_at,
@@ -158,6 +164,9 @@ def fill_deployment_spec(row: t.DeploymentRow, d: Deployment) -> None:
     row.max_surge = d.max_surge
     row.max_unavailable = d.max_unavailable
     row.grace_period = d.grace_period
+    row.rollout_timeout = d.rollout_timeout
+    row.previous = dict(d.previous) if d.previous is not None else None
+    row.rollout_started_at = d.rollout_started_at
 
 
 def service(row: t.ServiceRow, deployments: Sequence[t.DeploymentRow]) -> Service:
@@ -204,6 +213,7 @@ def replica(row: t.ReplicaRow) -> Replica:
         ready_at=row.ready_at,
         next_start_at=row.next_start_at,
         created_at=row.created_at,
+        template=row.template,
     )
 
 
@@ -220,6 +230,7 @@ def replica_values(r: Replica) -> dict[str, object]:
         "started_at": r.started_at,
         "ready_at": r.ready_at,
         "next_start_at": r.next_start_at,
+        "template": r.template,
     }
 
 

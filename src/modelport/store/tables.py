@@ -229,10 +229,15 @@ class DeploymentRow(Base):
     max_surge: Mapped[int] = mapped_column(Integer)
     max_unavailable: Mapped[int] = mapped_column(Integer)
     grace_period: Mapped[float] = mapped_column(Float)
+    rollout_timeout: Mapped[float] = mapped_column(Float)
+    previous: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    rollout_started_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16))
     status_reason: Mapped[str] = mapped_column(Text)
     ready_replicas: Mapped[int] = mapped_column(Integer)
     ever_ready: Mapped[bool] = mapped_column(Boolean)
+    rollout: Mapped[str] = mapped_column(String(16))
+    updated_replicas: Mapped[int] = mapped_column(Integer)
     invocation_count: Mapped[int] = mapped_column(Integer)
     failure_count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
@@ -260,6 +265,7 @@ class ReplicaRow(Base):
     ready_at: Mapped[datetime | None]
     next_start_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    template: Mapped[str] = mapped_column(String(64))
 
 
 class EventRow(Base):

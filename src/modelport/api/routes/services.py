@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query, Request
 from modelport.api.deps import ContextDep, PrincipalDep, list_query
 from modelport.api.schemas import (
     DeploymentCreate,
+    DeploymentPatch,
     EventPublic,
     LogsPublic,
     Page,
@@ -25,6 +26,7 @@ from modelport.api.schemas import (
 from modelport.domain.errors import Invalid
 from modelport.query.ast import Cond, ListQuery, Op, Sort
 from modelport.services import services
+from modelport.services.services import DeploymentPatch as DeploymentChange
 from modelport.services.services import DeploymentSpec, ServiceSpec
 from modelport.services.services import ServicePatch as Patch
 
@@ -142,6 +144,28 @@ async def add_deployment(
 ) -> ServicePublic:
     """Add a deployment (a new model version) beside the service's others."""
     svc, _ = await ctx.ops.add_deployment(who, service_id, DeploymentSpec(**body.model_dump()))
+    return ServicePublic.of(svc, ctx.service_url)
+
+
+@router.patch(
+    "/{service_id}/deployments/{deployment_id}", operation_id="services-update-deployment"
+)
+async def update_deployment(
+    service_id: str,
+    deployment_id: str,
+    body: DeploymentPatch,
+    ctx: ContextDep,
+    who: PrincipalDep,
+    if_match: Annotated[str | None, Header()] = None,
+) -> ServicePublic:
+    """Change a deployment. A new model, runtime, env, command, health path or resources
+    rolls its replicas over, new ones ready before old ones stop, and rolls back when the new
+    ones are not ready within `rollout_timeout`."""
+    fields = body.model_dump(exclude={"revision"})
+    revision = _revision(body.revision, if_match)
+    svc = await ctx.ops.update_deployment(
+        who, service_id, deployment_id, DeploymentChange(**fields), revision
+    )
     return ServicePublic.of(svc, ctx.service_url)
 
 

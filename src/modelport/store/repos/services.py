@@ -230,6 +230,8 @@ class ServicesRepo:
                     status_reason="",
                     ready_replicas=0,
                     ever_ready=False,
+                    rollout="",
+                    updated_replicas=0,
                     invocation_count=0,
                     failure_count=0,
                     created_at=now,
@@ -273,6 +275,19 @@ class ServicesRepo:
         await self.s.execute(
             update(t.DeploymentRow).where(t.DeploymentRow.id == deployment_id).values(**values)
         )
+
+    async def finish_rollout(self, deployment_id: str, started: datetime) -> bool:
+        """Mark the rollout begun at `started` complete and forget the spec it replaced.
+        False when the deployment changed again meanwhile (a newer rollout began)."""
+        result = await self.s.execute(
+            update(t.DeploymentRow)
+            .where(
+                t.DeploymentRow.id == deployment_id,
+                t.DeploymentRow.rollout_started_at == started,
+            )
+            .values(previous=None, rollout_started_at=None, rollout="complete")
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def delete(self, service_id: str) -> None:
         row = await self.s.get(t.ServiceRow, service_id)
