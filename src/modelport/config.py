@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     start_timeout: float = Field(
         default=300.0, description="Seconds a replica may take to become ready before it fails."
     )
+    unhealthy_timeout: float = Field(
+        default=30.0,
+        description="Seconds a ready replica may fail its health probe before it is replaced.",
+    )
     backoff_base: float = Field(
         default=1.0, description="First restart delay after a replica fails, seconds."
     )

@@ -128,6 +128,7 @@ def build_stack(settings: Settings) -> Stack:
             resync_interval=settings.resync_interval,
             probe_interval=settings.probe_interval,
             start_timeout=settings.start_timeout,
+            unhealthy_timeout=settings.unhealthy_timeout,
             backoff_base=settings.backoff_base,
             backoff_max=settings.backoff_max,
             drain_delay=settings.drain_delay,

@@ -441,3 +441,26 @@ def test_ready_resets_failures() -> None:
 )
 def test_backoff(failures: int, base: float, cap: float, delay: float) -> None:
     assert backoff(failures, base, cap) == delay
+
+
+def test_a_replica_unhealthy_for_too_long_is_stopped_and_failed() -> None:
+    """A hung process keeps its port but never answers: after `unhealthy_timeout` of failing
+    probes it is replaced (stopped, then restarted after its backoff), not left unhealthy."""
+    want = desired(unhealthy_timeout=30)
+    fresh = plan(want, [Seen(rep("a", S.READY), alive=True, healthy=False)], NOW, PLENTY)
+    (sick,) = fresh.replicas
+    assert (sick.state, sick.unhealthy_at) == (S.UNHEALTHY, NOW)
+
+    early = rep("a", S.UNHEALTHY, unhealthy_at=at(-10))
+    assert plan(want, [Seen(early, alive=True, healthy=False)], NOW, PLENTY).actions == []
+
+    hung = rep("a", S.UNHEALTHY, unhealthy_at=at(-31))
+    p = plan(want, [Seen(hung, alive=True, healthy=False)], NOW, PLENTY)
+    (failed,) = p.replicas
+    assert failed.state == S.FAILED and failed.failures == 1
+    assert "health probe failing for 30s" in failed.last_error
+    assert any(isinstance(a, Stop) and a.replica.id == hung.id for a in p.actions)
+    assert any(isinstance(a, Note) and a.reason == "ReplicaFailed" for a in p.actions)
+
+    well = plan(want, [Seen(early, alive=True, healthy=True)], NOW, PLENTY).replicas[0]
+    assert (well.state, well.unhealthy_at) == (S.READY, None)

@@ -330,6 +330,35 @@ async def test_a_slow_replica_times_out(replicas: Servers) -> None:
     assert (r.status_code, r.json()["error"]["code"]) == (504, "timeout")
 
 
+async def test_a_call_to_a_hung_replica_is_retried_on_another_when_it_may_repeat(
+    replicas: Servers,
+) -> None:
+    """A replica that accepts the call and never answers (a hung process) costs the call
+    its timeout, then the call goes to another replica."""
+    (a,) = await replicas("a")
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.read()  # until the gateway gives up on it and closes
+        writer.close()
+
+    hung = await asyncio.start_server(hang, "127.0.0.1", 0)
+    stuck = Replica("stuck", address=f"127.0.0.1:{hung.sockets[0].getsockname()[1]}")
+    both = (target("dep-a", stuck, a),)
+    try:
+        async with gateway(route(*both, traffic=TrafficPolicy(timeout=0.2))) as gw:
+            answers = [await gw.http.post("/services/svc-a/who", content=b"x") for _ in range(4)]
+            retries = gw.plane.recorder.retries["svc-a"]
+        once = TrafficPolicy(timeout=0.2, retry=False)
+        async with gateway(route(*both, traffic=once)) as gw:
+            posts = [await gw.http.post("/services/svc-a/who", content=b"x") for _ in range(2)]
+    finally:
+        hung.close()
+    assert [(r.status_code, r.json()["name"]) for r in answers] == [(200, "a")] * 4
+    assert retries == 1  # then the hung replica is out of rotation for a while
+    assert sorted(r.status_code for r in posts) == [200, 504]
+
+
 async def test_the_rate_limit_answers_429_with_retry_after(replicas: Servers) -> None:
     (a,) = await replicas("a")
     async with gateway(route(target("dep-a", a), traffic=TrafficPolicy(rate_limit=2))) as gw:

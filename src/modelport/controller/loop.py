@@ -53,6 +53,7 @@ class ControllerConfig:
     resync_interval: float = 2.0
     probe_interval: float = 0.25
     start_timeout: float = 300.0
+    unhealthy_timeout: float = 30.0
     backoff_base: float = 1.0
     backoff_max: float = 60.0
     drain_delay: float = 0.0  # see Applier.stop
@@ -231,6 +232,7 @@ class Controller:
             resources=dep.resources,
             backend=self.backend.name,
             start_timeout=self.config.start_timeout,
+            unhealthy_timeout=self.config.unhealthy_timeout,
             backoff_base=self.config.backoff_base,
             backoff_max=self.config.backoff_max,
             template=dep.template,

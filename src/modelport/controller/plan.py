@@ -13,6 +13,7 @@ Rules, in order:
    new (no rolling update).
 2. Move each replica along its lifecycle from what was observed (died → `failed` with the
    reason from its log; probe ok → `ready`; a start that outlives `start_timeout` → `failed`;
+   `unhealthy` for longer than `unhealthy_timeout` (a hung process) → stopped and `failed`;
    a `stopping` replica that is gone → removed).
 3. Scale, when no active replica is old or the deployment wants none: too few active
    replicas → new `pending` ones, started when their resources fit (else they wait, and the
@@ -55,6 +56,7 @@ class Desired:
     resources: Resources
     backend: str
     start_timeout: float = 300.0
+    unhealthy_timeout: float = 30.0  # seconds unhealthy before a replica is replaced
     backoff_base: float = 1.0
     backoff_max: float = 60.0
     template: str = ""  # the deployment's spec hash; "" turns rolling updates off
@@ -272,14 +274,19 @@ def _observe(desired: Desired, s: Seen, now: datetime, out: Plan) -> Replica | N
             return _fail(desired, r, now, out, reason, process_gone=False)
         return r
     if r.state == S.READY and s.healthy is False:
-        sick = r.to(S.UNHEALTHY)
+        sick = r.to(S.UNHEALTHY, unhealthy_at=now)
         out.actions.append(Save(sick))
         out.actions.append(Note("replica", r.id, EventType.WARNING, "Unhealthy", "probe failed"))
         return sick
     if r.state == S.UNHEALTHY and s.healthy:
-        well = r.to(S.READY)
+        well = r.to(S.READY, unhealthy_at=None)
         out.actions.append(Save(well))
         return well
+    if r.state == S.UNHEALTHY and s.healthy is False:
+        since = r.unhealthy_at or now
+        if now - since > timedelta(seconds=desired.unhealthy_timeout):  # hung: replace it
+            reason = f"health probe failing for {desired.unhealthy_timeout:g}s"
+            return _fail(desired, r, now, out, reason, process_gone=False)
     return r
 
 

@@ -67,6 +67,7 @@ class Replica:
     ready_at: datetime | None = None
     next_start_at: datetime | None = None
     created_at: datetime | None = None
+    unhealthy_at: datetime | None = None  # when its health probe began to fail
     template: str = ""  # the deployment spec it runs (`Deployment.template`); "" before 0005
 
     def to(self, state: ReplicaState, **changes: object) -> Replica:

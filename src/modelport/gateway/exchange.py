@@ -170,12 +170,21 @@ class Exchange:
             self._time_out()
 
     def _time_out(self) -> None:
+        """No answer in time: the replica may hang; try another when the call may repeat."""
         if self.conn is not None:
             self.conn.abort()
         self._attempt_over()
         timeout = self.route.traffic.timeout
         self.error = UpstreamTimeout(f"no answer from the replica in {timeout:g}s")
-        self._give_up()
+        self.plane.balancer.mark_down(self.address)  # as nginx's max_fails counts a timeout
+        self.tried.append(self.address)
+        if not self._may_repeat() or self.client.gone:
+            return self._give_up()
+        self.plane.recorder.retried(self.route.service_id)
+        self._attempt()
+
+    def _may_repeat(self) -> bool:
+        return self.route.traffic.retry or self.request.method in IDEMPOTENT
 
     def _give_up(self) -> None:
         assert self.error is not None
@@ -250,8 +259,7 @@ class Exchange:
             self.tried.append(self.address)
         # else a kept-alive connection the replica had just closed: the same replica will do
         self.error = BadGateway(error) if error.sent else Unavailable(error.reason)
-        method = self.request.method
-        may_repeat = self.route.traffic.retry or method in IDEMPOTENT
+        may_repeat = self._may_repeat()
         if error.answered or self.answered or (error.sent and not may_repeat) or self.client.gone:
             return self._give_up()
         self.plane.recorder.retried(self.route.service_id)

@@ -213,6 +213,7 @@ def replica(row: t.ReplicaRow) -> Replica:
         ready_at=row.ready_at,
         next_start_at=row.next_start_at,
         created_at=row.created_at,
+        unhealthy_at=row.unhealthy_at,
         template=row.template,
     )
 
@@ -230,6 +231,7 @@ def replica_values(r: Replica) -> dict[str, object]:
         "started_at": r.started_at,
         "ready_at": r.ready_at,
         "next_start_at": r.next_start_at,
+        "unhealthy_at": r.unhealthy_at,
         "template": r.template,
     }
 

@@ -265,6 +265,7 @@ class ReplicaRow(Base):
     ready_at: Mapped[datetime | None]
     next_start_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    unhealthy_at: Mapped[datetime | None]
     template: Mapped[str] = mapped_column(String(64))
 
 

@@ -1,4 +1,4 @@
-"""rollouts: the spec each replica runs, and each deployment's rollout
+"""rollouts: the spec each replica runs, each deployment's rollout, when a replica turned unhealthy
 
 Revision ID: 0005
 Revises: 0004
@@ -34,10 +34,12 @@ def upgrade() -> None:
     with op.batch_alter_table("replicas") as batch_op:
         # "": started before this migration; the controller adopts it as running the current spec
         batch_op.add_column(sa.Column("template", sa.String(64), nullable=False, server_default=""))
+        batch_op.add_column(sa.Column("unhealthy_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("replicas") as batch_op:
+        batch_op.drop_column("unhealthy_at")
         batch_op.drop_column("template")
     with op.batch_alter_table("deployments") as batch_op:
         for column in ("updated_replicas", "rollout", "rollout_started_at", "previous"):
