@@ -49,7 +49,7 @@ def test_client_methods_are_pinned() -> None:
         "invoke", "list_access_keys", "list_models", "list_projects", "list_runtimes",
         "list_services", "logs", "register_model", "remove_deployment", "replicas", "rotate_key",
         "scale", "service_key", "service_stats", "set_weights", "start", "stop",
-        "update_service", "wait_ready",
+        "update_deployment", "update_service", "wait_ready",
     ]  # fmt: skip
 
     def parameters(method: str) -> list[str]:
@@ -63,4 +63,5 @@ def test_client_methods_are_pinned() -> None:
     ]  # fmt: skip
     assert "traffic" in parameters("deploy")
     assert parameters("service_stats") == ["service_id", "minutes"]
+    assert parameters("update_deployment") == ["service_id", "deployment_id", "changes", "revision"]
     assert inspect.signature(modelport.Client.service_stats).parameters["minutes"].default == 5

@@ -283,13 +283,7 @@ class ServiceOps:
         message: str,
     ) -> Service:
         async with self.store.write() as tx:
-            current = await tx.services.get(who.project_id, service_id)
-            if current.desired_state == DesiredState.DELETED:
-                raise Conflict(f"service {service_id} is being deleted")
-            if revision is not None and revision != current.revision:
-                raise Conflict(
-                    f"service {service_id} is at revision {current.revision}, not {revision}"
-                )
+            current = await _changeable(tx, who, service_id, revision)
             updated = await tx.services.update_spec(change(current))
             await _note(tx, updated, reason, message)
         self.wake()
@@ -399,13 +393,7 @@ class ServiceOps:
         the spec before if the new replicas are not ready within `rollout_timeout`."""
         now = datetime.now(UTC)
         async with self.store.write() as tx:
-            current = await tx.services.get(who.project_id, service_id)
-            if current.desired_state == DesiredState.DELETED:
-                raise Conflict(f"service {service_id} is being deleted")
-            if revision is not None and revision != current.revision:
-                raise Conflict(
-                    f"service {service_id} is at revision {current.revision}, not {revision}"
-                )
+            current = await _changeable(tx, who, service_id, revision)
             old = next((d for d in current.deployments if d.id == deployment_id), None)
             if old is None:
                 raise NotFound("deployment", deployment_id)
@@ -530,6 +518,17 @@ class ServiceOps:
             await _note(tx, svc, "KeyRotated", "service key rotated")
         self.wake()
         return plain
+
+
+async def _changeable(tx: Tx, who: Principal, service_id: str, revision: int | None) -> Service:
+    """The service as it stands, refused (409) when it is being deleted or `revision` is
+    stale."""
+    current = await tx.services.get(who.project_id, service_id)
+    if current.desired_state == DesiredState.DELETED:
+        raise Conflict(f"service {service_id} is being deleted")
+    if revision is not None and revision != current.revision:
+        raise Conflict(f"service {service_id} is at revision {current.revision}, not {revision}")
+    return current
 
 
 async def _note(tx: Tx, svc: Service, reason: str, message: str) -> None:
