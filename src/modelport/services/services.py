@@ -398,16 +398,16 @@ class ServiceOps:
             if old is None:
                 raise NotFound("deployment", deployment_id)
             spec = DeploymentSpec(
-                model_id=patch.model_id if patch.model_id is not None else old.model_id,
+                model_id=_given(patch.model_id, old.model_id),
                 runtime=patch.runtime or old.runtime_id,
                 replicas=old.replicas,
-                cpu=patch.cpu if patch.cpu is not None else old.cpu,
-                memory=patch.memory if patch.memory is not None else old.memory,
-                gpu=patch.gpu if patch.gpu is not None else old.gpu,
-                env=dict(patch.env if patch.env is not None else old.env),
+                cpu=_given(patch.cpu, old.cpu),
+                memory=_given(patch.memory, old.memory),
+                gpu=_given(patch.gpu, old.gpu),
+                env=dict(_given(patch.env, old.env)),
                 weight=old.weight,
-                command=patch.command if patch.command is not None else old.command,
-                health_path=patch.health_path if patch.health_path is not None else old.health_path,
+                command=_given(patch.command, old.command),
+                health_path=_given(patch.health_path, old.health_path),
                 grace_period=_given(patch.grace_period, old.grace_period),
                 max_surge=_given(patch.max_surge, old.max_surge),
                 max_unavailable=_given(patch.max_unavailable, old.max_unavailable),
