@@ -287,36 +287,35 @@ class Controller:
         )
         if not outdated and ready >= desired.replicas:
             async with self.store.write() as tx:
-                if await tx.services.finish_rollout(dep.id, started):
-                    took = (now - started).total_seconds()
-                    note = Note(
-                        "deployment",
-                        dep.id,
-                        EventType.NORMAL,
-                        "RolloutComplete",
-                        f"deployment {dep.id}: every replica runs the new spec ({took:.1f}s)",
-                    )
-                    await tx.events.add(event(svc.project_id, svc.id, note, now))
+                if not await tx.services.finish_rollout(dep.id, started):
+                    return Rollout.PROGRESSING  # a newer change began: the next pass plans it
+                took = (now - started).total_seconds()
+                note = Note(
+                    "deployment",
+                    dep.id,
+                    EventType.NORMAL,
+                    "RolloutComplete",
+                    f"deployment {dep.id}: every replica runs the new spec ({took:.1f}s)",
+                )
+                await tx.events.add(event(svc.project_id, svc.id, note, now))
             return Rollout.COMPLETE
-        if dep.previous is not None and now - started > timedelta(seconds=dep.rollout_timeout):
-            await self._roll_back(svc, dep, now)
+        late = now - started > timedelta(seconds=dep.rollout_timeout)
+        if dep.previous is not None and late and await self._roll_back(svc, dep, now):
             return Rollout.ROLLED_BACK
         return Rollout.PROGRESSING
 
-    async def _roll_back(self, svc: Service, dep: Deployment, now: datetime) -> None:
-        """Put the spec before the change back; the next pass replaces the new replicas."""
+    async def _roll_back(self, svc: Service, dep: Deployment, now: datetime) -> bool:
+        """Put the spec before the change back; the next pass replaces the new replicas.
+        False when the deployment changed meanwhile (the next pass plans the newer spec)."""
         reason = f"new replicas not ready within {dep.rollout_timeout:g}s; rolled back"
         async with self.store.write() as tx:
             current = await tx.services.get(None, svc.id)
             d = next((x for x in current.deployments if x.id == dep.id), None)
             if d is None or d.previous is None or d.rollout_started_at != dep.rollout_started_at:
-                return  # changed meanwhile: the next pass plans the newer spec
+                return False
             back = replace(d, **spec_fields(d.previous), previous=None, rollout_started_at=None)
             deployments = tuple(back if x.id == d.id else x for x in current.deployments)
             await tx.services.update_spec(replace(current, deployments=deployments))
-            await tx.services.set_deployment_status(
-                dep.id, rollout=Rollout.ROLLED_BACK.value, status_reason=reason
-            )
             note = Note(
                 "deployment",
                 dep.id,
@@ -326,11 +325,10 @@ class Controller:
             )
             await tx.events.add(event(svc.project_id, svc.id, note, now))
         log.warning("deployment %s: %s", dep.id, reason)
+        return True
 
     async def _record_deployment(self, out: _Outcome) -> None:
         dep, got = out.deployment, out.status
-        if out.rollout == Rollout.ROLLED_BACK and dep.rollout != Rollout.ROLLED_BACK:
-            return  # `_roll_back` wrote it, with its reason
         before = (
             dep.status,
             dep.status_reason,

@@ -277,15 +277,15 @@ class ServicesRepo:
         )
 
     async def finish_rollout(self, deployment_id: str, started: datetime) -> bool:
-        """Mark the rollout begun at `started` complete and forget the spec it replaced.
-        False when the deployment changed again meanwhile (a newer rollout began)."""
+        """Forget the spec the rollout begun at `started` replaced (it completed). False when
+        the deployment changed again meanwhile (a newer rollout began)."""
         result = await self.s.execute(
             update(t.DeploymentRow)
             .where(
                 t.DeploymentRow.id == deployment_id,
                 t.DeploymentRow.rollout_started_at == started,
             )
-            .values(previous=None, rollout_started_at=None, rollout="complete")
+            .values(previous=None, rollout_started_at=None)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
