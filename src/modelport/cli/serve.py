@@ -45,16 +45,7 @@ def serve(
 ) -> None:
     """Run the Modelport server until SIGTERM or Ctrl-C."""
     cli = state(ctx)
-    overrides: dict[str, Any] = {}
-    if demo is not None:
-        overrides["demo"] = demo
-    if host is not None:
-        overrides["host"] = host
-    if port is not None:
-        overrides["port"] = port
-    if gateway_port is not None:
-        overrides["gateway_port"] = gateway_port
-    settings = Settings(**overrides)
+    settings = _settings(demo=demo, host=host, port=port, gateway_port=gateway_port)
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
     # one INFO line per readiness probe and proxied request would drown everything else
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.root.level))
@@ -91,13 +82,11 @@ def gateway(
     ] = None,
 ) -> None:
     """Run the gateway alone (the data plane), next to `modelport serve` on the same store."""
-    overrides: dict[str, Any] = {}
-    if host is not None:
-        overrides["host"] = host
-    if port is not None:
-        overrides["gateway_port"] = port
-    if workers is not None:
-        overrides["gateway_workers"] = workers
-    settings = Settings(**overrides)
+    settings = _settings(host=host, gateway_port=port, gateway_workers=workers)
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
     raise typer.Exit(run_gateway(settings))
+
+
+def _settings(**options: Any) -> Settings:
+    """The settings, with the options given on the command line (not None) over them."""
+    return Settings(**{name: value for name, value in options.items() if value is not None})
