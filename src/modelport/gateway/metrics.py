@@ -20,7 +20,7 @@ import json
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -219,30 +219,27 @@ class Collector(_Collector):
             latency.add_metric([service, deployment], cumulative, t.seconds)
         yield requests
         yield latency
-        rejected = CounterMetricFamily(
+        yield _family(
+            CounterMetricFamily,
             "modelport_gateway_rejected",
             "Calls the gateway answered itself, by service and reason.",
-            labels=["service", "reason"],
+            ["service", "reason"],
+            rec.rejected.items(),
         )
-        for (service, reason), n in sorted(rec.rejected.items()):
-            rejected.add_metric([service, reason], n)
-        yield rejected
-        retries = CounterMetricFamily(
+        yield _family(
+            CounterMetricFamily,
             "modelport_gateway_retries",
             "Calls retried on another replica after one failed before answering.",
-            labels=["service"],
+            ["service"],
+            (((service,), n) for service, n in rec.retries.items()),
         )
-        for service, n in sorted(rec.retries.items()):
-            retries.add_metric([service], n)
-        yield retries
-        in_flight = GaugeMetricFamily(
+        yield _family(
+            GaugeMetricFamily,
             "modelport_gateway_in_flight",
             "Calls in flight through this gateway process, by service.",
-            labels=["service"],
+            ["service"],
+            (((service,), n) for service, n in rec.in_flight.items()),
         )
-        for service, n in sorted(rec.in_flight.items()):
-            in_flight.add_metric([service], n)
-        yield in_flight
         ready = GaugeMetricFamily(
             "modelport_service_ready_replicas",
             "Replicas in rotation, by service and deployment.",
@@ -252,3 +249,17 @@ class Collector(_Collector):
             for target in route.targets:
                 ready.add_metric([route.service_id, target.deployment_id], len(target.addresses))
         yield ready
+
+
+def _family(
+    kind: type[CounterMetricFamily] | type[GaugeMetricFamily],
+    name: str,
+    documentation: str,
+    labels: list[str],
+    samples: Iterable[tuple[Sequence[str], float]],
+) -> Metric:
+    """One counter or gauge family: a sample per (label values, value), in a stable order."""
+    family = kind(name, documentation, labels=labels)
+    for label_values, value in sorted(samples):
+        family.add_metric(list(label_values), value)
+    return family
