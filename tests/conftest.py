@@ -26,6 +26,7 @@ from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
 from sqlalchemy.engine import make_url
 
 from modelport.domain.auth import Principal
@@ -148,3 +149,12 @@ async def _no_pending_tasks() -> AsyncIterator[None]:
             t.cancel()
         await asyncio.gather(*left, return_exceptions=True)
         pytest.fail(message)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _hypothesis_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Hypothesis's caches (constants, Unicode tables) go to a temporary folder, not to a
+    `.hypothesis` folder in the repository; tests pass `database=None` to keep no examples."""
+    set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
+    yield
+    set_hypothesis_home_dir(None)

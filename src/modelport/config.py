@@ -97,6 +97,37 @@ class Settings(BaseSettings):
         default=None, description="GPUs the local backend may place; default: detected."
     )
     log_level: str = Field(default="info", description="Log level of `serve`.")
+
+    # -- failed password logins (ZStack login, IAM tokens): `services.throttle`
+    login_max_failures: int = Field(
+        default=5,
+        ge=0,
+        description="Failed logins of one account from one client address, within "
+        "`MODELPORT_LOGIN_WINDOW`, that lock that account out for that address (10 times as "
+        "many over any accounts lock the address out); 0: no throttling.",
+    )
+    login_window: float = Field(
+        default=300.0, gt=0, description="Seconds over which failed logins are counted."
+    )
+    login_lockout: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds a locked-out account (for that address) or address is refused.",
+    )
+
+    # -- request size limits (the API's port: native API and dialects; the gateway's port)
+    api_max_body: int = Field(
+        default=1024 * 1024,
+        ge=1,
+        description="Largest request body the native API and the dialects accept, bytes "
+        "(larger: 413 in the door's own error shape).",
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Largest request line plus headers, bytes, on the API's port (larger: "
+        "400 and the connection is closed) and on the gateway's (larger: 431).",
+    )
     demo: bool = Field(
         default=False,
         description="At start, train and deploy the iris demo service if absent (`serve --demo`).",

@@ -21,15 +21,19 @@ import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvloop
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.routing import Mount
 
 from modelport import demo
-from modelport.api import dialects
+from modelport.api import dialects, refusals
 from modelport.api.app import build_api
 from modelport.api.deps import ApiContext
+from modelport.api.limits import BodyLimit
 from modelport.backends.local import LocalBackend
 from modelport.client.client import CREDENTIALS, read_credentials
 from modelport.config import Settings
@@ -47,6 +51,7 @@ from modelport.runtimes.catalog import BUILTIN
 from modelport.services import auth
 from modelport.services.secrets import Cipher
 from modelport.services.services import ServiceOps
+from modelport.services.throttle import LoginThrottle
 from modelport.store import Store
 
 log = logging.getLogger(__name__)
@@ -110,7 +115,10 @@ def build_stack(settings: Settings) -> Stack:
     probe = HttpProbe(timeout=settings.probe_timeout)
     router = Router(store, cipher)
     plane = DataPlane(
-        router, max_body=settings.gateway_max_body, attempts=settings.gateway_attempts
+        router,
+        max_body=settings.gateway_max_body,
+        max_head=settings.max_header_bytes,
+        attempts=settings.gateway_attempts,
     )
 
     async def after_pass() -> None:
@@ -171,7 +179,10 @@ async def stop(stack: Stack, loop_task: asyncio.Task[None] | None) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await loop_task
     await stack.controller.shutdown()
-    await flush(stack.store, stack.plane.recorder)
+    try:
+        await flush(stack.store, stack.plane.recorder)
+    except ModelportError as exc:  # the store is away: stop all the same
+        log.warning("the counts since the last flush are lost: %s", exc.message)
     await stack.backend.aclose()
     await stack.probe.aclose()
     await stack.store.close()
@@ -179,7 +190,17 @@ async def stop(stack: Stack, loop_task: asyncio.Task[None] | None) -> None:
 
 def build(settings: Settings) -> Starlette:
     stack = build_stack(settings)
-    ctx = ApiContext(stack.store, stack.ops, stack.base_url, stack.ops.cipher, settings.gateway_url)
+    logins = LoginThrottle(
+        settings.login_max_failures, settings.login_window, settings.login_lockout
+    )
+    ctx = ApiContext(
+        stack.store,
+        stack.ops,
+        stack.base_url,
+        stack.ops.cipher,
+        settings.gateway_url,
+        logins=logins,
+    )
     api = build_api(ctx)
 
     @contextlib.asynccontextmanager
@@ -201,9 +222,23 @@ def build(settings: Settings) -> Starlette:
             *dialects.routes(ctx),
         ],
         lifespan=lifespan,
+        # every request body is bounded before any door reads it; a path or a method no
+        # route takes is answered in its door's words
+        middleware=[
+            Middleware(BodyLimit, max_body=settings.api_max_body, refuse=refusals.too_large)
+        ],
+        exception_handlers={HTTPException: refusals.not_routed},
     )
     app.state.stack = stack
     return app
+
+
+def http_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's HTTP options for the API's port: the h11 parser, whose buffer of an
+    incomplete request head is bounded (`max_header_bytes`; over it: 400, connection closed).
+    httptools, uvicorn's default, bounds neither the request line nor the headers: a huge
+    header would grow the server's memory."""
+    return {"http": "h11", "h11_max_incomplete_event_size": settings.max_header_bytes}
 
 
 def run_gateway(settings: Settings) -> int:
@@ -247,6 +282,7 @@ async def _serve_gateway(settings: Settings, shared: Path | None) -> None:
     plane = DataPlane(
         router,
         max_body=settings.gateway_max_body,
+        max_head=settings.max_header_bytes,
         attempts=settings.gateway_attempts,
         shared_dir=shared,
     )

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from modelport.domain.auth import Principal
-from modelport.domain.errors import Invalid
-from modelport.query.ast import Cond, ListQuery, Op, Sort, all_of
+from modelport.domain.errors import Invalid, NotFound
+from modelport.query.ast import MAX_LIMIT, Cond, ListQuery, Op, Sort, all_of
 from modelport.services import auth
 from modelport.services.secrets import Cipher
 from modelport.services.services import ServiceOps
+from modelport.services.throttle import LoginThrottle
 from modelport.store import Store
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +31,9 @@ class ApiContext:
     base_url: str  # of this API
     cipher: Cipher
     gateway_url: str = ""  # where callers reach services; default: `base_url`
+    # the time signed requests are checked against (their clock-skew windows)
+    clock: Callable[[], datetime] = _utcnow
+    logins: LoginThrottle = field(default_factory=LoginThrottle)  # failed password logins
 
     @property
     def gateway(self) -> str:
@@ -40,13 +51,31 @@ def context(request: Request) -> ApiContext:
 ContextDep = Annotated[ApiContext, Depends(context)]
 
 
+# declares the scheme in the OpenAPI document; `principal` reads the header itself, so that
+# a missing or malformed one is our 401, not FastAPI's 403
+BEARER = HTTPBearer(
+    auto_error=False, scheme_name="apiKey", description="`Authorization: Bearer <api key>`"
+)
+
+
 async def principal(
-    ctx: ContextDep, authorization: Annotated[str | None, Header()] = None
+    request: Request,
+    ctx: ContextDep,
+    _: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
 ) -> Principal:
-    return await auth.authenticate(ctx.store, authorization)
+    return await auth.authenticate(ctx.store, request.headers.get("authorization"))
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def real_path(request: Request) -> None:
+    """No id or name holds a NUL character: a path with one names nothing (404), and never
+    reaches the database (PostgreSQL refuses such text)."""
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and "\0" in value:
+            raise NotFound(name.removesuffix("_id"), value)
+
 
 PAGING = {"limit", "offset", "sort"}
 
@@ -90,6 +119,32 @@ def list_query(request: Request, fields: set[str], default_sort: str = "-created
         offset=_int(params.get("offset", "0"), "offset"),
         limit=_int(params.get("limit", "100"), "limit"),
     )
+
+
+def list_parameters(fields: set[str], default_sort: str = "-created_at") -> dict[str, Any]:
+    """The `openapi_extra` of a list route: the query parameters `list_query` reads (the
+    route reads them from the request itself, so FastAPI cannot see them)."""
+    ops = ", ".join(f"`__{s}`" for s in SUFFIXES)
+    limit = {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT, "default": 100}
+    parameters = [
+        _query("limit", limit, "Page size."),
+        _query("offset", {"type": "integer", "minimum": 0, "default": 0}, "Rows to skip."),
+        _query("sort", {"type": "string", "default": default_sort}, "Keys; `-`: descending."),
+    ]
+    for name in sorted(f for f in fields if not f.endswith(":")):
+        about = f"Rows whose `{name}` is the value (or one of a comma-separated list); {ops}"
+        parameters.append(_query(name, {"type": "string"}, about + " after the name compare."))
+    return {"parameters": parameters}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
 
 
 def _condition(key: str, name: str, suffix: str, values: list[str]) -> Cond:

@@ -19,7 +19,7 @@ import uvicorn
 from modelport.cli.output import state
 from modelport.client.client import CREDENTIALS
 from modelport.config import Settings
-from modelport.server import LOG_FORMAT, build, run_gateway
+from modelport.server import LOG_FORMAT, build, http_options, run_gateway
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
@@ -59,7 +59,12 @@ def serve(
     console.print(f"  OpenAI   {gateway}/v1 (model: <service name>)", markup=False)
     console.print(f"  credentials (URL, admin API key): {settings.data_dir / CREDENTIALS}")
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level="warning", lifespan="on"
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        lifespan="on",
+        **http_options(settings),  # bounded request heads
     )
     try:
         uvicorn.Server(config).run()

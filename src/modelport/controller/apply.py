@@ -2,8 +2,10 @@
 
 Order matters for crash safety: new replica rows are committed *before* their process starts
 (so a process never exists without a row that names it), and the process handle is saved
-right after. Stops run as background tasks (SIGTERM, grace period, SIGKILL); the next pass
-sees the process gone and removes the row.
+right after. If that second write fails (the store went away), the processes just started
+are stopped: a process whose handle no record holds would otherwise run beside its
+replica's next start. Stops run as background tasks (SIGTERM, grace period, SIGKILL); the
+next pass sees the process gone and removes the row.
 """
 
 from __future__ import annotations
@@ -66,14 +68,22 @@ class Applier:
         started = [a.replica for a in plan.actions if isinstance(a, Start)]
         results = await asyncio.gather(*(self._start(r, ctx, now) for r in started))
         if started:
-            async with self.store.write() as tx:
+            try:
+                async with self.store.write() as tx:
+                    for r in results:
+                        await tx.replicas.save(r)
+                        if r.state == ReplicaState.FAILED:
+                            note = Note(
+                                "replica", r.id, EventType.WARNING, "ReplicaFailed", r.last_error
+                            )
+                            await tx.events.add(event(ctx.project_id, ctx.service_id, note, now))
+            except ModelportError:
+                # the store went away: no record names these processes' handles, and the
+                # next pass would start the replicas again beside them. Stop them; that
+                # pass then sees them gone and restarts them after the backoff.
                 for r in results:
-                    await tx.replicas.save(r)
-                    if r.state == ReplicaState.FAILED:
-                        note = Note(
-                            "replica", r.id, EventType.WARNING, "ReplicaFailed", r.last_error
-                        )
-                        await tx.events.add(event(ctx.project_id, ctx.service_id, note, now))
+                    self.stop(r, ctx.grace_period)
+                raise
         by_id = {r.id: r for r in results}
         return [by_id.get(r.id, r) for r in plan.replicas]
 

@@ -9,7 +9,9 @@ periodic resync catches anything they miss.
 
 Concurrency contract: passes never overlap (one lock); `wake()` may be called from any task
 on the same event loop. Failures of one pass are logged with their traceback and counted;
-the loop goes on.
+the loop goes on. A pass that fails because the store is away (`TemporaryError`) logs one
+line and is retried at the next interval; nothing it did before the failure is lost, since
+every pass starts again from what the store holds.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from modelport.controller.clock import Clock
 from modelport.controller.plan import Desired, Note, Seen, plan
 from modelport.controller.probe import Probe
 from modelport.domain import status as derive
+from modelport.domain.errors import TemporaryError
 from modelport.domain.events import EventType
 from modelport.domain.models import Model
 from modelport.domain.replicas import ALIVE, Replica, ReplicaState
@@ -110,17 +113,28 @@ class Controller:
         self._wake.set()
 
     async def run_forever(self) -> None:
+        loop = asyncio.get_running_loop()
         while not self._stopping:
+            begun = loop.time()
             try:
                 await self.reconcile()
+            except TemporaryError as exc:  # the store is away: the next pass retries
+                self.failed_passes += 1
+                log.warning("reconcile pass failed, retrying: %s", exc.message)
             except Exception:  # the top of the loop: isolate, log, count, go on
                 self.failed_passes += 1
                 log.exception("reconcile pass failed")
             interval = self.config.probe_interval if self._busy else self.config.resync_interval
             if self._stopping:
                 break
+            took = loop.time() - begun
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=interval)
+                # woken early: rest as long as the pass took, so that back-to-back passes (a
+                # burst of API writes) keep at most half of the event loop the API shares
+                rest = min(begun + 2 * took - loop.time(), interval)
+                if rest > 0 and not self._stopping:
+                    await asyncio.sleep(rest)
             self._wake.clear()
 
     async def reconcile(self) -> None:
@@ -412,13 +426,23 @@ class Controller:
             await tx.services.set_status(svc.id, **values)
 
     async def shutdown(self) -> None:
-        """Stop every replica (graceful server stop) and forget them."""
+        """Stop every replica (graceful server stop) and forget them. With the store away,
+        the backend names what runs: all of it is stopped, and the records stay, for the next
+        start's first pass to find the processes gone and start them again."""
         async with self._lock:
-            async with self.store.read() as tx:
-                replicas = await tx.replicas.all()
-                grace = {
-                    d.id: d.grace_period for s in await tx.services.all() for d in s.deployments
-                }
+            try:
+                async with self.store.read() as tx:
+                    replicas = await tx.replicas.all()
+                    grace = {
+                        d.id: d.grace_period for s in await tx.services.all() for d in s.deployments
+                    }
+            except TemporaryError as exc:
+                log.warning("stopping every replica the backend finds: %s", exc.message)
+                found = await self.backend.discover()
+                await asyncio.gather(
+                    *(self.backend.stop(d.handle, 10.0) for d in found), self.applier.drain()
+                )
+                return
             await asyncio.gather(
                 *(
                     self.backend.stop(r.handle, grace.get(r.deployment_id, 10.0))

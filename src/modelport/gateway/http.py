@@ -5,6 +5,10 @@ Each complete request (head and body: bodies are buffered up to `max_body` bytes
 `Client.write()` (the relay of a replica's answer) or `Client.respond()` (an answer of the
 gateway's own). When the client cannot keep up, the replica connection feeding it stops
 reading (`pause_writing`), so a slow reader does not fill memory.
+
+A head (request line and headers) over `max_head` bytes or with more than `MAX_HEADERS`
+headers is answered 431, a body over `max_body` 413, and the connection is closed: nothing a
+caller sends makes a connection hold more than these bounds.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from typing import Any, Protocol, cast
 
 import httptools
 
-MAX_HEAD = 64 * 1024  # bytes of request line and headers
+MAX_HEAD = 64 * 1024  # bytes of request line and headers (default of `max_head`)
+MAX_HEADERS = 100  # header lines of one request (Apache's LimitRequestFields)
 MAX_PIPELINED = 32  # complete requests queued on one connection before reading pauses
 
 
@@ -67,9 +72,10 @@ class Pausable(Protocol):
 class Client(asyncio.Protocol):
     """One caller's connection."""
 
-    def __init__(self, handle: Handler, max_body: int) -> None:
+    def __init__(self, handle: Handler, max_body: int, max_head: int = MAX_HEAD) -> None:
         self.handle = handle
         self.max_body = max_body
+        self.max_head = max_head
         self.transport: asyncio.Transport | None = None
         self.address = ""
         self.parser = httptools.HttpRequestParser(self)
@@ -80,6 +86,8 @@ class Client(asyncio.Protocol):
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._head_size = 0
+        self._in_head = True  # reading a request line and headers (or waiting for one)
+        self._head_read = 0  # bytes fed since the head began
         self._body: list[bytes] = []
         self._body_size = 0
 
@@ -96,7 +104,10 @@ class Client(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         try:
-            self.parser.feed_data(data)
+            self._feed(data)
+        except _TooLarge as exc:  # the head guard of `_feed`, outside the parser
+            self.respond_error(exc.status, "too_large", str(exc))
+            self.close()
         except httptools.HttpParserUpgrade:
             self.respond_error(501, "not_implemented", "protocol upgrades are not supported")
             self.close()
@@ -108,6 +119,23 @@ class Client(asyncio.Protocol):
             else:
                 self.respond_error(400, "invalid", f"malformed HTTP request: {exc}")
             self.close()
+
+    def _feed(self, data: bytes) -> None:
+        """Parse `data`; while a head is read, at most what is left of `max_head` at a time.
+        httptools keeps a header's pieces until the header ends, so a huge header would be
+        held whole before `on_header` could count it: this count refuses it first."""
+        start = 0
+        while start < len(data):
+            if not self._in_head:
+                self.parser.feed_data(data[start:] if start else data)
+                return
+            room = self.max_head - self._head_read
+            if room <= 0:
+                raise _TooLarge(431, f"request line and headers over {self.max_head} bytes")
+            piece = data[start : start + room]
+            start += len(piece)
+            self._head_read += len(piece)
+            self.parser.feed_data(piece)
 
     def pause_writing(self) -> None:
         if self.feeding is not None:
@@ -132,9 +160,12 @@ class Client(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name.lower(), value))
-        self._grow_head(len(name) + len(value))
+        self._grow_head(len(name) + len(value) + 4)  # with ": " and CRLF
+        if len(self._headers) > MAX_HEADERS:
+            raise _TooLarge(431, f"more than {MAX_HEADERS} headers")
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
         length = _content_length(self._headers)
         if length is not None and length > self.max_body:
             raise _TooLarge(413, f"request body over {self.max_body} bytes")
@@ -148,6 +179,7 @@ class Client(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        self._in_head, self._head_read = True, 0  # what follows is the next request's head
         request = Request(
             method=self.parser.get_method(),
             target=self._url,
@@ -165,8 +197,8 @@ class Client(asyncio.Protocol):
 
     def _grow_head(self, n: int) -> None:
         self._head_size += n
-        if self._head_size > MAX_HEAD:
-            raise _TooLarge(431, f"request line and headers over {MAX_HEAD} bytes")
+        if self._head_size > self.max_head:
+            raise _TooLarge(431, f"request line and headers over {self.max_head} bytes")
 
     # answering
 

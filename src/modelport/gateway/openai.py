@@ -1,26 +1,35 @@
 """The OpenAI-compatible front: `/v1/models`, `/v1/chat/completions`, `/v1/completions` and
 `/v1/embeddings` on the gateway, so OpenAI clients reach Modelport services by name.
 
-A call is routed by its body's `model` to the service of that name: among services of that
-name, the one whose key the caller presents (`Authorization: Bearer <service key>`, as OpenAI
-clients send their API key), else one without auth. The body's `model` is rewritten to the
-name the chosen deployment's replicas serve (the registered model's name), so a runtime that
-checks it (vLLM does) accepts the call. Answers, streamed ones included, pass through as the
-replica sends them. Errors use OpenAI's envelope: `{"error": {"message", "type", "param",
+A call is routed by its body's `model` to the service of that name. Names are unique within
+a project, not across projects, so the caller's key picks among them
+(`Authorization: Bearer <service key>`, as OpenAI clients send their API key):
+
+1. the service of that name whose key the caller presents (auth on or off);
+2. else one without auth, of the project of the presented key when that key opens any
+   service (a caller of project A never lands in project B), else of any project, but only
+   when one project has such a service: when several do, the call is refused (400, `model`),
+   since picking one would cross projects;
+3. else 401 (the services of that name need their key).
+
+`/v1/models` lists what a call could reach by the same rules. The body's `model` is rewritten
+to the name the chosen deployment's replicas serve (the registered model's name), so a runtime
+that checks it (vLLM does) accepts the call. Answers, streamed ones included, pass through as
+the replica sends them. Errors use OpenAI's envelope: `{"error": {"message", "type", "param",
 "code"}}`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from modelport.domain.errors import Invalid, ModelportError, NotFound, Unauthorized
 from modelport.gateway.balancer import Pick
 from modelport.gateway.errors import retry_after, status_of
 from modelport.gateway.http import Client, Request
-from modelport.gateway.routing import Route
+from modelport.gateway.routing import Route, RoutingTable
 from modelport.services.secrets import same, token_hash
 
 if TYPE_CHECKING:
@@ -30,8 +39,20 @@ CALLS = frozenset({b"/v1/chat/completions", b"/v1/completions", b"/v1/embeddings
 
 
 class Front:
+    """Concurrency contract: called on the gateway's event loop only."""
+
     def __init__(self, plane: DataPlane) -> None:
         self.plane = plane
+        self._table: RoutingTable | None = None
+        self._projects: dict[str, str] = {}  # key hash → project, of the table above
+
+    def _project_of(self, hashed: str) -> str | None:
+        """The project whose service the presented key opens (None: no service's key)."""
+        table = self.plane.routes.table
+        if table is not self._table:  # rebuilt once per routing snapshot
+            self._projects = {r.key_hash: r.project_id for r in table.routes.values() if r.key_hash}
+            self._table = table
+        return self._projects.get(hashed) if hashed else None
 
     def handle(self, request: Request, client: Client, path: bytes) -> None:
         if path == b"/v1/models" and request.method == b"GET":
@@ -60,21 +81,35 @@ class Front:
         if not candidates:
             raise NotFound("model", model)
         hashed = token_hash(token) if token else ""
-        keyed = [r for r in candidates if r.auth and hashed and same(hashed, r.key_hash)]
+        keyed = [r for r in candidates if hashed and same(hashed, r.key_hash)]
         if keyed:
             return keyed[0]
-        open_ = [r for r in candidates if not r.auth]
-        if open_:
+        open_ = self._open(candidates, hashed)
+        if len(open_) == 1:
             return open_[0]
+        if open_:
+            raise Invalid(
+                "model",
+                f"several projects have a service named {model!r}; send the key of the one "
+                "you mean as 'Authorization: Bearer <service key>'",
+            )
         raise Unauthorized(f"model {model!r} needs 'Authorization: Bearer <service key>'")
+
+    def _open(self, routes: Iterable[Route], hashed: str) -> list[Route]:
+        """The routes without auth that a caller with this key may reach by name: those of
+        the key's project, or of any project when the key opens no service."""
+        project = self._project_of(hashed)
+        return [r for r in routes if not r.auth and project in (None, r.project_id)]
 
     def _models(self, request: Request, client: Client) -> None:
         token = request.bearer()
         hashed = token_hash(token) if token else ""
+        routes = self.plane.routes.table.routes.values()
+        reachable = [r for r in routes if hashed and same(hashed, r.key_hash)]
+        reachable += self._open(routes, hashed)
         data = [
             {"id": r.name, "object": "model", "created": r.created, "owned_by": r.project_id}
-            for r in self.plane.routes.table.routes.values()
-            if not r.auth or (hashed and same(hashed, r.key_hash))
+            for r in {r.service_id: r for r in reachable}.values()
         ]
         data.sort(key=lambda m: str(m["id"]))
         client.respond(200, json.dumps({"object": "list", "data": data}).encode())

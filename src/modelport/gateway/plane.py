@@ -29,7 +29,7 @@ from modelport.gateway import openai
 from modelport.gateway.balancer import Balancer
 from modelport.gateway.errors import native_error, status_of
 from modelport.gateway.exchange import HOP_BY_HOP, BodyFor, ErrorWriter, Exchange
-from modelport.gateway.http import Client, Request
+from modelport.gateway.http import MAX_HEAD, Client, Request
 from modelport.gateway.limits import RateLimits
 from modelport.gateway.metrics import Collector, Recorder, SharedTotals
 from modelport.gateway.routing import Route, RoutingTable
@@ -57,12 +57,14 @@ class DataPlane:
         routes: Routes,
         *,
         max_body: int = 64 * 1024 * 1024,
+        max_head: int = MAX_HEAD,
         attempts: int = 3,
         connect_timeout: float = 5.0,
         shared_dir: Path | None = None,
     ) -> None:
         self.routes = routes
         self.max_body = max_body
+        self.max_head = max_head
         self.attempts = attempts
         self.balancer = Balancer()
         self.pool = Pool(connect_timeout)
@@ -123,7 +125,7 @@ class DataPlane:
         self.pool.close()
 
     def _connection(self) -> Client:
-        client = Client(self.handle, self.max_body)
+        client = Client(self.handle, self.max_body, self.max_head)
         self._clients.add(client)
         return client
 

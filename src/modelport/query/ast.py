@@ -63,6 +63,7 @@ class Sort:
 
 
 MAX_LIMIT = 1000
+MAX_OFFSET = 2**31 - 1  # deeper pages are empty; and a SQL integer must hold it
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +76,26 @@ class ListQuery:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.offset < 0:
-            raise Invalid("offset", "must be 0 or more")
+        if not 0 <= self.offset <= MAX_OFFSET:
+            raise Invalid("offset", f"must be between 0 and {MAX_OFFSET}")
         if not 0 <= self.limit <= MAX_LIMIT:
             raise Invalid("limit", f"must be between 0 and {MAX_LIMIT}")
+        if self.filter is not None:
+            _no_nul(self.filter)
+
+
+def _no_nul(flt: Filter) -> None:
+    """No stored text holds a NUL character (PostgreSQL's cannot): a value with one is bad
+    input, named by its field, not a database error."""
+    if isinstance(flt, And | Or):
+        for part in flt.parts:
+            _no_nul(part)
+    elif isinstance(flt, Not):
+        _no_nul(flt.part)
+    else:
+        values = flt.value if isinstance(flt.value, list | tuple) else [flt.value]
+        if "\0" in flt.field or any(isinstance(v, str) and "\0" in v for v in values):
+            raise Invalid(flt.field, "a value cannot contain a NUL character")
 
 
 def all_of(*parts: Filter | None) -> Filter | None:

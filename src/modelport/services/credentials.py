@@ -13,6 +13,7 @@ credentials in any project. A project's own admin may create credentials in its 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -71,11 +72,12 @@ async def _target_project(tx: Tx, who: Principal, project_id: str | None) -> Pro
     if not who.is_admin:
         raise Forbidden("only admins may create credentials")
     target = project_id or who.project_id
+    # refused before the lookup: whether another project exists is none of the caller's business
+    if target != who.project_id and not await _installation_admin(tx, who):
+        raise Forbidden("only the admin of the default project may act in other projects")
     project = await tx.projects.get(target)
     if project is None:
         raise NotFound("project", target)
-    if target != who.project_id and not await _installation_admin(tx, who):
-        raise Forbidden("only the admin of the default project may act in other projects")
     return project
 
 
@@ -196,17 +198,23 @@ async def login(
     kind: str,
     ttl: timedelta | None = None,
 ) -> Session:
-    """Check a user's password (plain or SHA-512 digest) and open a session of `kind`."""
-    now = datetime.now(UTC)
-    async with store.write() as tx:
+    """Check a user's password (plain or SHA-512 digest) and open a session of `kind`.
+
+    The scrypt (tens of milliseconds of CPU) runs in a worker thread and outside any
+    transaction, so a flood of logins neither stalls the event loop (the API and the gateway
+    share it) nor holds the database's write lock."""
+    async with store.read() as tx:
         found = await tx.users.by_name(name)
-        # an unknown name costs the same scrypt as a known one: timing tells no names
-        stored = found[1] if found else _DUMMY_HASH
-        if not password_matches(stored, password=password, digest=digest) or found is None:
-            raise Unauthorized("wrong user name or password")
-        user = found[0]
-        token = uuid.uuid4().hex if kind == "zstack" else new_token("tk")
-        expires = now + (ttl if ttl is not None else SESSION_TTL if kind == "zstack" else TOKEN_TTL)
+    # an unknown name costs the same scrypt as a known one: timing tells no names
+    stored = found[1] if found else _DUMMY_HASH
+    matches = await asyncio.to_thread(password_matches, stored, password=password, digest=digest)
+    if not matches or found is None:
+        raise Unauthorized("wrong user name or password")
+    user = found[0]
+    now = datetime.now(UTC)
+    token = uuid.uuid4().hex if kind == "zstack" else new_token("tk")
+    expires = now + (ttl if ttl is not None else SESSION_TTL if kind == "zstack" else TOKEN_TTL)
+    async with store.write() as tx:
         await tx.sessions.purge(now)
         await tx.sessions.add(token_hash(token), user, kind, now, expires)
     return Session(token, kind, user, now, expires)

@@ -85,12 +85,25 @@ async def delete(store: Store, who: Principal, model_id: str) -> None:
 
 
 def _inspect(uri: str | None, framework: Framework | None) -> tuple[str | None, Framework, int]:
-    """Check the artifact, detect its framework and size (file I/O: run in a thread)."""
+    """Check the artifact, detect its framework and size (file I/O: run in a thread); an
+    artifact the server cannot read is bad input, not a server error."""
+    try:
+        return _read_artifact(uri, framework)
+    except OSError as exc:
+        raise Invalid("uri", f"cannot read {uri!r}: {exc.strerror or exc}") from exc
+
+
+def _read_artifact(
+    uri: str | None, framework: Framework | None
+) -> tuple[str | None, Framework, int]:
     if not uri:
         if framework not in (None, Framework.CUSTOM):
             raise Invalid("uri", f"a {framework} model needs a file")
         return None, Framework.CUSTOM, 0
-    path = Path(uri).expanduser()
+    try:
+        path = Path(uri).expanduser()
+    except RuntimeError as exc:  # `~name` of no such user
+        raise Invalid("uri", f"no home directory for {uri.split('/')[0]!r}") from exc
     if not path.is_absolute():
         raise Invalid("uri", "must be an absolute path on the server's machine")
     if not path.exists():

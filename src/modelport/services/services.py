@@ -367,7 +367,7 @@ class ServiceOps:
         """Add one deployment (e.g. a new model version) to a service; returns both."""
         now = datetime.now(UTC)
         async with self.store.write() as tx:
-            current = await tx.services.get(who.project_id, service_id)
+            current = await tx.services.get(who.project_id, service_id, lock=True)
             if current.desired_state == DesiredState.DELETED:
                 raise Conflict(f"service {service_id} is being deleted")
             if len(current.deployments) >= 8:
@@ -482,7 +482,7 @@ class ServiceOps:
     async def delete(self, who: Principal, service_id: str) -> Service:
         """Mark the service for deletion; the controller stops its replicas, then removes it."""
         async with self.store.write() as tx:
-            current = await tx.services.get(who.project_id, service_id)
+            current = await tx.services.get(who.project_id, service_id, lock=True)
             if current.desired_state == DesiredState.DELETED:
                 return current
             updated = await tx.services.update_spec(
@@ -522,8 +522,8 @@ class ServiceOps:
 
 async def _changeable(tx: Tx, who: Principal, service_id: str, revision: int | None) -> Service:
     """The service as it stands, refused (409) when it is being deleted or `revision` is
-    stale."""
-    current = await tx.services.get(who.project_id, service_id)
+    stale; its row is locked until the transaction ends, so concurrent changes queue."""
+    current = await tx.services.get(who.project_id, service_id, lock=True)
     if current.desired_state == DesiredState.DELETED:
         raise Conflict(f"service {service_id} is being deleted")
     if revision is not None and revision != current.revision:

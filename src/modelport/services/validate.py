@@ -32,15 +32,21 @@ def replicas(field: str, value: int) -> int:
     return value
 
 
+# the largest quantity (cpu, MiB, gpus, seconds) taken: what a PostgreSQL INTEGER column holds
+MAX_QUANTITY = 2**31 - 1
+
+
 def positive(field: str, value: float) -> float:
-    if not value > 0:
-        raise Invalid(field, "must be greater than 0")
+    """More than 0 and at most `MAX_QUANTITY`: NaN and infinities fail too."""
+    if not 0 < value <= MAX_QUANTITY:
+        raise Invalid(field, f"must be greater than 0 and at most {MAX_QUANTITY}")
     return value
 
 
 def not_negative(field: str, value: float) -> float:
-    if value < 0:
-        raise Invalid(field, "must be 0 or more")
+    """0 to `MAX_QUANTITY`: NaN and infinities fail too."""
+    if not 0 <= value <= MAX_QUANTITY:
+        raise Invalid(field, f"must be between 0 and {MAX_QUANTITY}")
     return value
 
 
@@ -54,9 +60,13 @@ def tags(field: str, value: dict[str, str]) -> dict[str, str]:
 
 
 def env(field: str, value: dict[str, str]) -> dict[str, str]:
-    for k in value:
+    """Names as a shell takes them; values without NUL, which no process environment holds
+    (the message names the variable, never its value: env values are often secrets)."""
+    for k, v in value.items():
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", k):
             raise Invalid(f"{field}.{k}", "not a valid environment variable name")
+        if "\0" in v:
+            raise Invalid(f"{field}.{k}", "a value cannot contain a NUL character")
     return value
 
 

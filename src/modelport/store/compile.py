@@ -79,7 +79,10 @@ def coerce(name: str, col: Column, op: Op, value: Any) -> Any:
                 raise ValueError(value)
             return value.lower() in ("true", "1")
         if kind in (int, float):
-            return kind(value)
+            number = kind(value)
+            if kind is int and not -(2**31) <= number < 2**31:  # what an INTEGER holds
+                raise ValueError(value)
+            return number
         if kind is datetime:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -3,8 +3,12 @@
 SQLite runs in WAL mode with foreign keys on; write transactions start with `BEGIN
 IMMEDIATE` and are serialised in-process by a lock, so two writers never deadlock on a lock
 upgrade. PostgreSQL uses asyncpg. Database errors are translated here, once:
-a unique-constraint violation or a stale revision becomes `Conflict`, a lost connection
-`TemporaryError`.
+a unique-constraint violation or a stale revision becomes `Conflict`; a database that cannot
+be reached (connection refused, starting up, shutting down), a lost connection, a lock
+timeout or a deadlock become `TemporaryError`, which the API answers with 503 and the
+controller's loop retries at its next pass. A pool connection that died while idle is
+replaced before use (`pool_pre_ping`), so once the database is back the next transaction
+works, without a restart.
 
 Concurrency contract: one `Store` per process, shared by every task; each `read()` /
 `write()` is its own session and transaction.
@@ -24,16 +28,27 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm.exc import StaleDataError
 
-from modelport.domain.errors import Conflict, TemporaryError
+from modelport.domain.errors import Conflict, Invalid, TemporaryError
 from modelport.domain.runtimes import Runtime
 from modelport.store.tx import Tx
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+CONNECT_TIMEOUT = 10.0  # seconds; an unreachable host is a 503, not a hang
+# SQLSTATE classes worth a retry: connection exceptions, insufficient resources (too many
+# connections), operator intervention (shutdown, starting up, statement cancelled); and the
+# transactions the server aborted for a race: serialization failure, deadlock
+_TRANSIENT = ("08", "53", "57")
+_ABORTED = ("40001", "40P01")
+# SQLSTATE class 22, data exception: a NUL in a text, a number out of range, a text too long
+# (the edges check these, naming the field; this is the net under them)
+_DATA = "22"
 
 
 def async_url(url: str) -> str:
@@ -50,14 +65,19 @@ class Store:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo}
+        # statement parameters hold secrets (a deployment's env): never in logs or errors
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs["pool_pre_ping"] = True
+            kwargs["connect_args"] = {"timeout": CONNECT_TIMEOUT}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _sqlite_pragmas(self.engine)
+            logging.getLogger("aiosqlite").addFilter(_NO_ARGUMENTS)
+        else:
+            _unreachable_is_temporary(self.engine)
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writer = async_sessionmaker(
             self.engine.execution_options(modelport_write=True), expire_on_commit=False
@@ -81,13 +101,14 @@ class Store:
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
-        async with self._reader() as session, session.begin(), _translated():
+        # translated outermost: a failed connect, statement or commit alike
+        async with _translated(), self._reader() as session, session.begin():
             yield Tx(session)
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[Tx]:
         lock = self._write_lock or contextlib.nullcontext()
-        async with lock, self._writer() as session, _translated(), session.begin():
+        async with lock, _translated(), self._writer() as session, session.begin():
             yield Tx(session)
 
 
@@ -99,12 +120,51 @@ async def _translated() -> AsyncIterator[None]:
         raise Conflict("the object was changed by someone else; read it again") from exc
     except IntegrityError as exc:
         raise Conflict(f"conflicts with an existing object: {exc.orig}") from exc
-    except OperationalError as exc:
+    except PoolTimeout as exc:  # every pooled connection busy for `pool_timeout` (30 s)
+        raise TemporaryError("database busy: no connection free", delay=1.0) from exc
+    except OperationalError as exc:  # SQLite: "database is locked" past busy_timeout
         raise TemporaryError(f"database unavailable: {exc.orig}", delay=1.0) from exc
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise TemporaryError("database connection lost", delay=1.0) from exc
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        if sqlstate.startswith(_TRANSIENT):
+            raise TemporaryError(f"database unavailable: {exc.orig}", delay=1.0) from exc
+        if sqlstate.startswith(_ABORTED):
+            raise TemporaryError(f"transaction aborted, retry: {exc.orig}", delay=1.0) from exc
+        if sqlstate.startswith(_DATA):  # a value the column cannot hold: bad input
+            raise Invalid("value", f"the database cannot hold a value: {exc.orig}") from exc
         raise
+
+
+def _unreachable_is_temporary(engine: AsyncEngine) -> None:
+    """A refused or timed-out connect raises the driver's `OSError` untranslated by
+    SQLAlchemy; only there (not in a transaction's own code) is it the database's absence."""
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except OSError as exc:
+            raise TemporaryError(f"database unavailable: {exc}", delay=1.0) from exc
+
+
+class _NoArguments(logging.Filter):
+    """aiosqlite logs each call at DEBUG with its arguments: the statement's parameters,
+    which hold secrets. Keep the record, name only the function called."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_called(a) for a in record.args)
+        return True
+
+
+def _called(arg: object) -> object:
+    func = getattr(arg, "func", None)  # a functools.partial: drop its arguments
+    return getattr(func, "__qualname__", repr(func)) if func is not None else arg
+
+
+_NO_ARGUMENTS = _NoArguments()
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import parse_qsl, quote
 
@@ -34,7 +33,7 @@ from modelport.dialects.modelarts.iam import IamError
 from modelport.dialects.modelarts.signer import SignatureError, SignedRequest
 from modelport.domain.auth import Principal, Project
 from modelport.domain.credentials import Session
-from modelport.domain.errors import ModelportError, Unauthorized
+from modelport.domain.errors import ModelportError, RateLimited, Unauthorized
 from modelport.domain.models import Model
 from modelport.query.ast import MAX_LIMIT, Cond, ListQuery, Op
 from modelport.services import credentials, models
@@ -83,7 +82,7 @@ async def _signed(request: Request, ctx: ApiContext, authorization: str) -> Prin
         body=await request.body(),
     )
     try:
-        signer.verify(auth, key.secret, signed, datetime.now(UTC))
+        signer.verify(auth, key.secret, signed, ctx.clock())
     except SignatureError as exc:
         log.info("AK/SK request of %s rejected: %s", auth.access, exc.reason)
         raise errors.signature_invalid(exc.reason) from exc
@@ -124,7 +123,10 @@ async def _models_of(ctx: ApiContext, who: Principal, ids: set[str]) -> dict[str
 
 async def _details(request: Request, ctx: ApiContext) -> dict[str, Any]:
     who = await _authorized(request, ctx, "v1")
-    svc = await ctx.ops.get(who, request.path_params["service_id"])
+    service_id = request.path_params["service_id"]
+    if "\0" in service_id:  # no service id holds one (and PostgreSQL cannot compare it)
+        raise errors.service_not_found(service_id)
+    svc = await ctx.ops.get(who, service_id)
     used = await _models_of(ctx, who, {d.model_id for d in svc.deployments if d.model_id})
     return details.render(svc, ctx.service_url(svc.id), used)
 
@@ -176,13 +178,22 @@ async def _project(ctx: ApiContext, session: Session) -> Project:
 
 
 async def _issue(request: Request, ctx: ApiContext) -> Response:
+    """Issue a token for a password. Failed logins are throttled per (user, address): once
+    locked out, a login is refused with 429 before its password is checked."""
     login = iam.parse_login(await request.body())
+    address = request.client.host if request.client else ""
+    try:
+        ctx.logins.check(login.user, address)
+    except RateLimited as exc:
+        raise iam.locked_out(exc.message, exc.retry_after) from None
     try:
         session = await credentials.login(
             ctx.store, login.user, password=login.password, kind="iam"
         )
     except Unauthorized as exc:
+        ctx.logins.failed(login.user, address)
         raise iam.wrong_password() from exc
+    ctx.logins.succeeded(login.user, address)
     project = await _project(ctx, session)
     if login.project_id is not None and login.project_id != project.id:
         await credentials.logout(ctx.store, session.token)
@@ -216,7 +227,10 @@ def _iam_endpoint(
         try:
             response = await handler(request, ctx)
         except IamError as exc:
-            response = _answer(exc.body(), exc.status, request_id)
+            response = _answer(exc.body(), exc.status, request_id, **exc.headers)
+        except ModelportError as exc:
+            failure = iam.from_domain(exc)
+            response = _answer(failure.body(), failure.status, request_id, **failure.headers)
         except Exception:
             log.exception("IAM %s %s failed", request.method, request.url.path)
             failure = iam.internal()

@@ -19,7 +19,6 @@ logged with their traceback and answered `InternalError` — never a 500.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
@@ -85,7 +84,7 @@ async def _serve(request: Request, ctx: ApiContext) -> dict[str, Any]:
         raise TioneError(
             Code.SECRET_ID_NOT_FOUND, f"The SecretId {auth.secret_id!r} is not found."
         ) from exc
-    timestamp = signature.check_timestamp(headers.get("x-tc-timestamp"), time.time())
+    timestamp = signature.check_timestamp(headers.get("x-tc-timestamp"), ctx.clock().timestamp())
     body = await request.body()
     query = request.scope.get("query_string", b"").decode("latin-1")
     signed = signature.SignedRequest(request.method, request.url.path, query, headers, body)

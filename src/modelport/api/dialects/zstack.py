@@ -20,7 +20,6 @@ import json
 import logging
 import platform
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -40,7 +39,7 @@ from modelport.dialects.zstack import (
 )
 from modelport.dialects.zstack.fields import HostFacts, Subject, architecture
 from modelport.domain.auth import Principal
-from modelport.domain.errors import ModelportError, Unauthorized
+from modelport.domain.errors import ModelportError, RateLimited, Unauthorized
 from modelport.domain.models import Model
 from modelport.domain.runtimes import Runtime
 from modelport.services import credentials, models, runtimes
@@ -83,15 +82,26 @@ class ZStackDoor:
         self.host = host
 
     async def login(self, request: Request) -> Response:
+        """Open a session. Failed logins are throttled per (account, address): once locked
+        out, a login is refused with `ID.1000` before its password is checked."""
+
         async def work() -> Response:
             _allow(request, "PUT")
             given = session.parse_login(await request.body())
+            address = request.client.host if request.client else ""
+            throttle = self.ctx.logins
+            try:
+                throttle.check(given.account_name, address)
+            except RateLimited as exc:
+                raise errors.locked_out(exc.message) from None
             try:
                 opened = await credentials.login(
                     self.ctx.store, given.account_name, digest=given.password_digest, kind=KIND
                 )
             except Unauthorized:
+                throttle.failed(given.account_name, address)
                 raise errors.wrong_credentials() from None
+            throttle.succeeded(given.account_name, address)
             return _json(session.inventory(opened))
 
         return await _answer(request, work)
@@ -117,7 +127,7 @@ class ZStackDoor:
             creds = auth.read(
                 request.headers.get("authorization"),
                 request.headers.get("date"),
-                datetime.now(UTC),
+                self.ctx.clock(),
             )
             uuid = request.path_params.get("uuid")
             params = grammar.QueryParams()
@@ -190,8 +200,15 @@ async def _answer(request: Request, work: Callable[[], Awaitable[Response]]) -> 
     except ModelportError as exc:
         return _json(errors.body(errors.from_domain(exc)), FAILED)
     except Exception:  # the top-level handler: a ZStack client gets an error reply, never a 500
-        log.exception("zstack %s %s failed", request.method, request.url.path)
+        log.exception("zstack %s %s failed", request.method, _loggable(request))
         return _json(errors.body(errors.internal()), FAILED)
+
+
+def _loggable(request: Request) -> str:
+    """The request's path for the log: a logout's path holds the session, a secret."""
+    if "uuid" in request.path_params and "/sessions/" in request.url.path:
+        return request.url.path.rsplit("/", 1)[0] + "/{uuid}"
+    return request.url.path
 
 
 def _allow(request: Request, *methods: str) -> None:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from modelport.api.deps import ContextDep, PrincipalDep
+from modelport.api.errors import responses
 from modelport.api.schemas import Page, Strict
 from modelport.domain.auth import Role
 from modelport.services import credentials
@@ -56,20 +57,30 @@ class UserPublic(BaseModel):
     role: str
 
 
-@router.post("/projects", status_code=201, operation_id="projects-create")
+@router.post(
+    "/projects",
+    status_code=201,
+    operation_id="projects-create",
+    responses=responses("invalid", "forbidden", "conflict"),
+)
 async def create_project(body: ProjectCreate, ctx: ContextDep, who: PrincipalDep) -> ProjectCreated:
     made = await credentials.create_project(ctx.store, who, body.name)
     project = ProjectPublic(id=made.project.id, name=made.project.name)
     return ProjectCreated(project=project, api_key=made.admin_key)
 
 
-@router.get("/projects", operation_id="projects-list")
+@router.get("/projects", operation_id="projects-list", responses=responses())
 async def list_projects(ctx: ContextDep, who: PrincipalDep) -> Page[ProjectPublic]:
     items = await credentials.list_projects(ctx.store, who)
     return Page(data=[ProjectPublic(id=p.id, name=p.name) for p in items], total=len(items))
 
 
-@router.post("/access-keys", status_code=201, operation_id="access-keys-create")
+@router.post(
+    "/access-keys",
+    status_code=201,
+    operation_id="access-keys-create",
+    responses=responses("invalid", "forbidden", "not_found"),
+)
 async def create_access_key(
     body: AccessKeyCreate, ctx: ContextDep, who: PrincipalDep
 ) -> AccessKeyCreated:
@@ -80,19 +91,29 @@ async def create_access_key(
     )
 
 
-@router.get("/access-keys", operation_id="access-keys-list")
+@router.get("/access-keys", operation_id="access-keys-list", responses=responses())
 async def list_access_keys(ctx: ContextDep, who: PrincipalDep) -> Page[AccessKeyPublic]:
     ids = await credentials.list_access_keys(ctx.store, who)
     return Page(data=[AccessKeyPublic(access_key_id=i) for i in ids], total=len(ids))
 
 
-@router.delete("/access-keys/{key_id}", status_code=204, operation_id="access-keys-delete")
+@router.delete(
+    "/access-keys/{key_id}",
+    status_code=204,
+    operation_id="access-keys-delete",
+    responses=responses("forbidden", "not_found"),
+)
 async def delete_access_key(key_id: str, ctx: ContextDep, who: PrincipalDep) -> Response:
     await credentials.delete_access_key(ctx.store, who, key_id)
     return Response(status_code=204)
 
 
-@router.post("/users", status_code=201, operation_id="users-create")
+@router.post(
+    "/users",
+    status_code=201,
+    operation_id="users-create",
+    responses=responses("invalid", "forbidden", "not_found", "conflict"),
+)
 async def create_user(body: UserCreate, ctx: ContextDep, who: PrincipalDep) -> UserPublic:
     role = Role.ADMIN if body.admin else Role.MEMBER
     user = await credentials.create_user(

@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 
-from modelport.api.deps import ContextDep, PrincipalDep, list_query
+from modelport.api.deps import ContextDep, PrincipalDep, list_parameters, list_query
+from modelport.api.errors import responses
 from modelport.api.schemas import (
     DeploymentCreate,
     DeploymentPatch,
@@ -49,9 +50,15 @@ FIELDS = {
     "created_at",
     "updated_at",
 }
+# the error answers of the routes (besides 401, 500 and 503, which any route may give)
+READ = responses("not_found")
+ASK = responses("invalid", "not_found")  # reads with parameters
+STATE = responses("not_found", "conflict")  # stop, start, remove a deployment
+CHANGE = responses("invalid", "not_found", "conflict")
+KEY = responses("forbidden", "not_found", "permanent")
 
 
-@router.post("", status_code=201, operation_id="services-create")
+@router.post("", status_code=201, operation_id="services-create", responses=CHANGE)
 async def create(body: ServiceCreate, ctx: ContextDep, who: PrincipalDep) -> ServicePublic:
     spec = ServiceSpec(
         name=body.name,
@@ -66,13 +73,18 @@ async def create(body: ServiceCreate, ctx: ContextDep, who: PrincipalDep) -> Ser
     return ServicePublic.of(await ctx.ops.create(who, spec), ctx.service_url)
 
 
-@router.get("", operation_id="services-list")
+@router.get(
+    "",
+    operation_id="services-list",
+    responses=responses("invalid"),
+    openapi_extra=list_parameters(FIELDS),
+)
 async def list_(request: Request, ctx: ContextDep, who: PrincipalDep) -> Page[ServicePublic]:
     items, total = await ctx.ops.list(who, list_query(request, FIELDS))
     return Page(data=[ServicePublic.of(s, ctx.service_url) for s in items], total=total)
 
 
-@router.get("/{service_id}", operation_id="services-get")
+@router.get("/{service_id}", operation_id="services-get", responses=READ)
 async def get(service_id: str, ctx: ContextDep, who: PrincipalDep) -> ServicePublic:
     return ServicePublic.of(await ctx.ops.get(who, service_id), ctx.service_url)
 
@@ -86,7 +98,7 @@ def _revision(body_revision: int | None, if_match: str | None) -> int | None:
         raise Invalid("If-Match", "must be the service's revision number") from exc
 
 
-@router.patch("/{service_id}", operation_id="services-update")
+@router.patch("/{service_id}", operation_id="services-update", responses=CHANGE)
 async def update(
     service_id: str,
     body: ServicePatch,
@@ -105,12 +117,12 @@ async def update(
     return ServicePublic.of(svc, ctx.service_url)
 
 
-@router.delete("/{service_id}", status_code=202, operation_id="services-delete")
+@router.delete("/{service_id}", status_code=202, operation_id="services-delete", responses=READ)
 async def delete(service_id: str, ctx: ContextDep, who: PrincipalDep) -> ServicePublic:
     return ServicePublic.of(await ctx.ops.delete(who, service_id), ctx.service_url)
 
 
-@router.post("/{service_id}/scale", operation_id="services-scale")
+@router.post("/{service_id}/scale", operation_id="services-scale", responses=CHANGE)
 async def scale(
     service_id: str,
     body: ScaleRequest,
@@ -124,7 +136,7 @@ async def scale(
     return ServicePublic.of(svc, ctx.service_url)
 
 
-@router.post("/{service_id}/weights", operation_id="services-weights")
+@router.post("/{service_id}/weights", operation_id="services-weights", responses=CHANGE)
 async def weights(
     service_id: str,
     body: WeightsRequest,
@@ -138,7 +150,12 @@ async def weights(
     return ServicePublic.of(svc, ctx.service_url)
 
 
-@router.post("/{service_id}/deployments", status_code=201, operation_id="services-add-deployment")
+@router.post(
+    "/{service_id}/deployments",
+    status_code=201,
+    operation_id="services-add-deployment",
+    responses=CHANGE,
+)
 async def add_deployment(
     service_id: str, body: DeploymentCreate, ctx: ContextDep, who: PrincipalDep
 ) -> ServicePublic:
@@ -148,7 +165,9 @@ async def add_deployment(
 
 
 @router.patch(
-    "/{service_id}/deployments/{deployment_id}", operation_id="services-update-deployment"
+    "/{service_id}/deployments/{deployment_id}",
+    operation_id="services-update-deployment",
+    responses=CHANGE,
 )
 async def update_deployment(
     service_id: str,
@@ -170,7 +189,9 @@ async def update_deployment(
 
 
 @router.delete(
-    "/{service_id}/deployments/{deployment_id}", operation_id="services-remove-deployment"
+    "/{service_id}/deployments/{deployment_id}",
+    operation_id="services-remove-deployment",
+    responses=STATE,
 )
 async def remove_deployment(
     service_id: str, deployment_id: str, ctx: ContextDep, who: PrincipalDep
@@ -180,33 +201,33 @@ async def remove_deployment(
     return ServicePublic.of(svc, ctx.service_url)
 
 
-@router.post("/{service_id}/stop", operation_id="services-stop")
+@router.post("/{service_id}/stop", operation_id="services-stop", responses=STATE)
 async def stop(service_id: str, ctx: ContextDep, who: PrincipalDep) -> ServicePublic:
     return ServicePublic.of(await ctx.ops.stop(who, service_id), ctx.service_url)
 
 
-@router.post("/{service_id}/start", operation_id="services-start")
+@router.post("/{service_id}/start", operation_id="services-start", responses=STATE)
 async def start(service_id: str, ctx: ContextDep, who: PrincipalDep) -> ServicePublic:
     return ServicePublic.of(await ctx.ops.start(who, service_id), ctx.service_url)
 
 
-@router.get("/{service_id}/key", operation_id="services-key")
+@router.get("/{service_id}/key", operation_id="services-key", responses=KEY)
 async def key(service_id: str, ctx: ContextDep, who: PrincipalDep) -> ServiceKey:
     return ServiceKey(service_id=service_id, key=await ctx.ops.key(who, service_id))
 
 
-@router.post("/{service_id}/key/rotate", operation_id="services-rotate-key")
+@router.post("/{service_id}/key/rotate", operation_id="services-rotate-key", responses=KEY)
 async def rotate_key(service_id: str, ctx: ContextDep, who: PrincipalDep) -> ServiceKey:
     return ServiceKey(service_id=service_id, key=await ctx.ops.rotate_key(who, service_id))
 
 
-@router.get("/{service_id}/replicas", operation_id="services-replicas")
+@router.get("/{service_id}/replicas", operation_id="services-replicas", responses=READ)
 async def replicas(service_id: str, ctx: ContextDep, who: PrincipalDep) -> Page[ReplicaPublic]:
     items = await ctx.ops.replicas(who, service_id)
     return Page(data=[ReplicaPublic.of(r) for r in items], total=len(items))
 
 
-@router.get("/{service_id}/logs", operation_id="services-logs")
+@router.get("/{service_id}/logs", operation_id="services-logs", responses=ASK)
 async def logs(
     service_id: str,
     ctx: ContextDep,
@@ -218,7 +239,7 @@ async def logs(
     return LogsPublic(service_id=service_id, replicas=out)
 
 
-@router.get("/{service_id}/stats", operation_id="services-stats")
+@router.get("/{service_id}/stats", operation_id="services-stats", responses=ASK)
 async def stats(
     service_id: str,
     ctx: ContextDep,
@@ -230,7 +251,7 @@ async def stats(
     return ServiceStatsPublic.of(await ctx.ops.stats(who, service_id, minutes))
 
 
-@router.get("/{service_id}/events", operation_id="services-events")
+@router.get("/{service_id}/events", operation_id="services-events", responses=ASK)
 async def events(
     service_id: str, ctx: ContextDep, who: PrincipalDep, limit: int = 100, offset: int = 0
 ) -> Page[EventPublic]:

@@ -62,6 +62,19 @@ def access_key_unknown(access: str) -> ModelArtsError:
     return ModelArtsError(401, "APIG.0301", APIG_AUTH + message, gateway=True)
 
 
+def no_api(method: str, path: str) -> ModelArtsError:
+    """No API answers `method` at `path` (API Gateway's "API not found")."""
+    message = f"The API does not exist: {method} {path}"
+    return ModelArtsError(404, "APIG.0101", message, gateway=True)
+
+
+def too_large(limit: int) -> ModelArtsError:
+    """A request body over the server's limit, refused by the gateway before the service."""
+    return ModelArtsError(
+        413, "APIG.0201", f"Request entity too large: over {limit} bytes", gateway=True
+    )
+
+
 def maas_token_invalid() -> ModelArtsError:
     """What the MaaS custom-endpoint page documents for a missing or bad token."""
     return ModelArtsError(400, "ModelArts.0104", "Invalid token.")

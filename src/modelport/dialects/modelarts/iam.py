@@ -12,22 +12,40 @@ IAM answers errors Keystone's way, `{"error": {"code", "title", "message"}}`, wh
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from modelport.dialects.modelarts.times import iam_time
 from modelport.domain.auth import Project
 from modelport.domain.credentials import Session
+from modelport.domain.errors import (
+    Invalid,
+    ModelportError,
+    NotFound,
+    TemporaryError,
+    Unauthorized,
+    Unavailable,
+)
 
 REGION = "modelport"
-TITLES = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 500: "Internal Server Error"}
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    413: "Request Entity Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 class IamError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}  # extra response headers (`Retry-After`)
 
     def body(self) -> dict[str, Any]:
         title = TITLES.get(self.status, "Error")
@@ -38,12 +56,29 @@ def wrong_password() -> IamError:
     return IamError(401, "The username or password is wrong.")
 
 
+def locked_out(message: str, retry_after: float) -> IamError:
+    """Too many failed logins of this user from this address (Modelport's login throttle):
+    429, as API Gateway answers a throttled call, with `Retry-After`."""
+    return IamError(429, message, {"Retry-After": str(max(1, math.ceil(retry_after)))})
+
+
 def unauthenticated() -> IamError:
     return IamError(401, "The request you have made requires authentication.")
 
 
 def token_not_found() -> IamError:
     return IamError(404, "Could not find token.")
+
+
+def from_domain(exc: ModelportError) -> IamError:
+    """A Modelport error raised while answering, in Keystone's words."""
+    if isinstance(exc, Invalid):
+        return IamError(400, exc.message)
+    if isinstance(exc, Unauthorized | NotFound):
+        return unauthenticated()
+    if isinstance(exc, TemporaryError | Unavailable):
+        return IamError(503, "The service is unavailable; retry.", {"Retry-After": "1"})
+    return internal()
 
 
 def internal() -> IamError:
@@ -69,6 +104,8 @@ def _string(node: Any, path: str) -> str:
     value = _get(node, path)
     if not isinstance(value, str) or not value:
         raise IamError(400, f"Invalid input for field 'auth.{path}': not a non-empty string.")
+    if "\0" in value:  # no user name or password holds one
+        raise IamError(400, f"Invalid input for field 'auth.{path}': a NUL character.")
     return value
 
 

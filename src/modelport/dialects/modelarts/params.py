@@ -93,6 +93,8 @@ def _single(
         if key in seen:
             raise unknown(f"parameter {key!r} is repeated")
         seen.add(key)
+        if "\0" in value:  # no name, id or tag of Modelport's holds one
+            raise unknown(f"parameter {key!r} contains a NUL character")
         if value != "":
             out[key] = value
     return out

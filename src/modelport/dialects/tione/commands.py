@@ -22,7 +22,6 @@ Mapping of one TI-ONE service (a Modelport deployment):
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -294,7 +293,7 @@ def command_of(r: Reader) -> list[str] | None:
     if encoded:
         try:
             text = base64.b64decode(encoded, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError) as exc:  # binascii.Error; non-ASCII text
             raise _value_error("CommandBase64 is not base64 of UTF-8 text.") from exc
     if not text or not text.strip():
         return None

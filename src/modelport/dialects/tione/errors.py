@@ -59,6 +59,7 @@ class Code(enum.StrEnum):
     FAILED_OPERATION = "FailedOperation"
     PROCESSING = "FailedOperation.Processing"
     UNSUPPORTED_OPERATION = "UnsupportedOperation"
+    REQUEST_SIZE_LIMIT_EXCEEDED = "RequestSizeLimitExceeded"
     INTERNAL_ERROR = "InternalError"
 
 

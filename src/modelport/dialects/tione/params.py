@@ -8,8 +8,8 @@ there.
 
 `Reader` names each field by its full path (`Filters.0.Negative`) in its errors:
 a wrong type is `InvalidParameter`, a missing required field `MissingParameter`, a field the
-action does not have `UnknownParameter`, an Integer outside 32 bits `InvalidParameterValue`.
-JSON `null` reads as absent, as the SDK omits unset
+action does not have `UnknownParameter`, an Integer outside 32 bits or a String with a NUL
+character `InvalidParameterValue`. JSON `null` reads as absent, as the SDK omits unset
 fields anyway. Called by the per-action parsers of this package; pure.
 """
 
@@ -129,6 +129,7 @@ class Reader:
             return None
         if not isinstance(value, str):
             raise _bad(f"The parameter `{self._name(key)}` must be a String.")
+        _no_nul(value, self._name(key))
         return value
 
     def integer(self, key: str, *, required: bool = False) -> int | None:
@@ -162,6 +163,7 @@ class Reader:
         for i, item in enumerate(items):
             if not isinstance(item, str):
                 raise _bad(f"The parameter `{self._name(key)}.{i}` must be a String.")
+            _no_nul(item, f"{self._name(key)}.{i}")
         return items
 
     def obj(self, key: str, *, required: bool = False) -> Reader | None:
@@ -182,6 +184,14 @@ class Reader:
                 raise _bad(f"The parameter `{self._name(key)}.{i}` must be an Object.")
             out.append(Reader(item, self.loose, f"{self._name(key)}.{i}"))
         return out
+
+
+def _no_nul(value: str, name: str) -> None:
+    """No name, id or text of Modelport's holds a NUL character (nor can a process argument)."""
+    if "\0" in value:
+        raise TioneError(
+            Code.INVALID_PARAMETER_VALUE, f"The parameter `{name}` cannot contain a NUL character."
+        )
 
 
 def _integer(value: Any, name: str, loose: bool) -> int:

@@ -75,6 +75,11 @@ def param(name: str) -> UCloudError:
     return UCloudError(RetCode.PARAM_INVALID, f"Params [{name}] not available")
 
 
+def too_large(limit: int) -> UCloudError:
+    """A request body over the server's limit (no UCloud code known: the parameter error)."""
+    return UCloudError(RetCode.PARAM_INVALID, f"Params [body] not available: over {limit} bytes")
+
+
 def no_such_project(project_id: str) -> UCloudError:
     return UCloudError(RetCode.NO_SUCH_PROJECT, f"Project [{project_id}] not exist")
 

@@ -64,7 +64,8 @@ def decode(query: str, body: bytes, content_type: str) -> Params:
     """Merge the raw query string and the body into one flat mapping.
 
     Raises `UCloudError` (RetCode 230) for a body that cannot be read, a body of another
-    content type, too many parameters, or a name given twice with different values; the
+    content type, too many parameters, a name given twice with different values, or a NUL
+    character in a name or a value; the
     error carries the `Action` read so far, so that its answer can name it.
     """
     params: Params = {}
@@ -81,6 +82,9 @@ def decode(query: str, body: bytes, content_type: str) -> Params:
                 raise errors.param("Content-Type")
         if clashes:
             raise errors.param(clashes[0])
+        for name, value in params.items():  # no name, id or key of ours holds a NUL
+            if "\0" in name or "\0" in value:
+                raise errors.param(name)
         if len(params) > MAX_FIELDS:
             raise errors.param("body")
     except errors.UCloudError as err:

@@ -88,6 +88,12 @@ def wrong_credentials() -> ReplyError:
     return ReplyError(AUTH_FAILED, "wrong account name or password")
 
 
+def locked_out(details: str) -> ReplyError:
+    """A login refused because of too many failed ones (Modelport's throttle; ZStack has no
+    code of its own for it, so it is the failed-login code with details saying why)."""
+    return ReplyError(AUTH_FAILED, details)
+
+
 def wrong_access_key() -> ReplyError:
     return ReplyError(AUTH_FAILED, "wrong access key id or signature")
 

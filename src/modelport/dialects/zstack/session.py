@@ -28,7 +28,8 @@ class Login:
 
 def parse_login(raw: bytes) -> Login:
     """The body of `PUT /v1/accounts/login`. Not JSON → plain-text 400; a missing or non-string
-    `accountName`/`password` → SYS.1007 (ZStack's mandatory-field check)."""
+    `accountName`/`password` → SYS.1007 (ZStack's mandatory-field check), and one with a NUL
+    character too."""
     try:
         doc = json.loads(raw) if raw.strip() else {}
     except (ValueError, UnicodeDecodeError):
@@ -49,6 +50,10 @@ def parse_login(raw: bytes) -> Login:
             )
         if not isinstance(value, str):
             raise errors.invalid_argument(f"field[{name}] of message[{MESSAGE}] must be a String")
+        if "\0" in value:  # no account name or password digest holds one
+            raise errors.invalid_argument(
+                f"field[{name}] of message[{MESSAGE}] cannot contain a NUL character"
+            )
         values[name] = value
     return Login(values["accountName"], values["password"])
 

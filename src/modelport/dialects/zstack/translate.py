@@ -33,7 +33,19 @@ from modelport.dialects.zstack.fields import (
 )
 from modelport.dialects.zstack.grammar import Condition, QueryOp, QueryParams
 from modelport.dialects.zstack.times import parse_time
-from modelport.query.ast import MAX_LIMIT, And, Cond, Filter, ListQuery, Not, Op, Or, Sort, all_of
+from modelport.query.ast import (
+    MAX_LIMIT,
+    MAX_OFFSET,
+    And,
+    Cond,
+    Filter,
+    ListQuery,
+    Not,
+    Op,
+    Or,
+    Sort,
+    all_of,
+)
 
 INVENTORY = "ModelServiceInventory"
 NOTHING: Filter = Cond("id", Op.IS_NULL)  # a runtime always has an id: matches none
@@ -59,6 +71,8 @@ def to_list_query(params: QueryParams, host: HostFacts) -> ListQuery:
         raise errors.invalid_argument(f"limit must be 0 or more, not {params.limit}")
     if params.start < 0:
         raise errors.invalid_argument(f"start must be 0 or more, not {params.start}")
+    if params.start > MAX_OFFSET:  # no deeper page holds a row
+        raise errors.invalid_argument(f"start must be at most {MAX_OFFSET}, not {params.start}")
     if params.fields is not None:
         for name in params.fields:
             field_named(name)

@@ -129,8 +129,10 @@ class ServicesRepo:
         await self._put_deployments(svc, {}, now)
         await self._put_tags(svc)
 
-    async def _row(self, project_id: str | None, service_id: str) -> t.ServiceRow:
-        row = await self.s.get(t.ServiceRow, service_id)
+    async def _row(
+        self, project_id: str | None, service_id: str, *, lock: bool = False
+    ) -> t.ServiceRow:
+        row = await self.s.get(t.ServiceRow, service_id, with_for_update=lock or None)
         if row is None or (project_id is not None and row.project_id != project_id):
             raise NotFound("service", service_id)
         return row
@@ -143,9 +145,15 @@ class ServicesRepo:
                 out[d.service_id].append(d)
         return out
 
-    async def get(self, project_id: str | None, service_id: str) -> Service:
-        """A service by id; `project_id=None` looks across projects (controller, gateway)."""
-        row = await self._row(project_id, service_id)
+    async def get(self, project_id: str | None, service_id: str, *, lock: bool = False) -> Service:
+        """A service by id; `project_id=None` looks across projects (controller, gateway).
+
+        `lock=True` (in a write transaction, to change what is read) holds the service's row
+        until the transaction ends (PostgreSQL's `SELECT … FOR UPDATE`; SQLite serialises
+        every writer anyway): a concurrent change of the same service waits, then reads
+        what this one wrote, so a write without a revision is never refused for a race and
+        never lost."""
+        row = await self._row(project_id, service_id, lock=lock)
         deps = await self._deployments([row.id])
         return mapping.service(row, deps[row.id])
 
@@ -261,7 +269,7 @@ class ServicesRepo:
         return {sid: text for sid, text in await self.s.execute(stmt)}
 
     async def set_key(self, project_id: str, service_id: str, ciphertext: str) -> None:
-        row = await self._row(project_id, service_id)
+        row = await self._row(project_id, service_id, lock=True)
         row.key_ciphertext = ciphertext
         row.updated_at = datetime.now(UTC)
         await self.s.flush()

@@ -17,27 +17,38 @@ class TrafficRepo:
         self.s = session
 
     async def record(self, batch: Sequence[MinuteStats]) -> None:
-        """Add a flush's counts to services and deployments, and keep its minute rows."""
+        """Add a flush's counts to services and deployments, and keep its minute rows.
+
+        Rows are updated in the order every writer takes them: services before deployments
+        (a service change locks its row, then writes its deployments), each kind by id (two
+        gateways flushing at once). Out of order, a flush and a change of the same service
+        could each hold a row the other waits for: a deadlock PostgreSQL breaks by failing
+        one of them."""
         per_service: dict[str, list[int]] = {}
+        per_deployment: dict[str, list[int]] = {}
         for row in batch:
-            counts = per_service.setdefault(row.service_id, [0, 0])
-            counts[0] += row.requests
-            counts[1] += row.failures
-            await self.s.execute(
-                update(t.DeploymentRow)
-                .where(t.DeploymentRow.id == row.deployment_id)
-                .values(
-                    invocation_count=t.DeploymentRow.invocation_count + row.requests,
-                    failure_count=t.DeploymentRow.failure_count + row.failures,
-                )
-            )
-        for service_id, (requests, failures) in per_service.items():
+            for counts in (
+                per_service.setdefault(row.service_id, [0, 0]),
+                per_deployment.setdefault(row.deployment_id, [0, 0]),
+            ):
+                counts[0] += row.requests
+                counts[1] += row.failures
+        for service_id, (requests, failures) in sorted(per_service.items()):
             await self.s.execute(
                 update(t.ServiceRow)
                 .where(t.ServiceRow.id == service_id)
                 .values(
                     invocation_count=t.ServiceRow.invocation_count + requests,
                     failure_count=t.ServiceRow.failure_count + failures,
+                )
+            )
+        for deployment_id, (requests, failures) in sorted(per_deployment.items()):
+            await self.s.execute(
+                update(t.DeploymentRow)
+                .where(t.DeploymentRow.id == deployment_id)
+                .values(
+                    invocation_count=t.DeploymentRow.invocation_count + requests,
+                    failure_count=t.DeploymentRow.failure_count + failures,
                 )
             )
         self.s.add_all(
