@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests.controller.test_loop import COMMAND, World
 
 from modelport.backends.fake import FakeBackend
 from modelport.controller.autoscale import Autoscaler
@@ -29,7 +30,6 @@ from modelport.services.services import (
     ServiceSpec,
 )
 from modelport.store import Store
-from tests.controller.test_loop import COMMAND, World
 
 S = ReplicaState
 START = datetime(2026, 11, 18, 12, 0, tzinfo=UTC)  # a Wednesday
