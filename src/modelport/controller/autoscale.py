@@ -20,7 +20,7 @@ The history lives in memory; a new scaling spec (`Deployment.scale_set_at`) star
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -73,7 +73,7 @@ class Autoscaler:
             return down
         return current
 
-    def forget(self, keep: Mapping[str, object]) -> None:
+    def forget(self, keep: Collection[str]) -> None:
         """Drop the history of deployments not in `keep` (removed, or no longer autoscaled)."""
         for dep_id in [d for d in self._history if d not in keep]:
             del self._history[dep_id]

@@ -145,7 +145,7 @@ class Controller:
         now = self.clock.now()
         world = await self._load(now)
         world = replace(world, services=await self._auto_stop(world.services, now))
-        self.autoscaler.forget({d.id: d for s in world.services for d in s.deployments if d.scaled})
+        self.autoscaler.forget({d.id for s in world.services for d in s.deployments if d.scaled})
         seen = await self._observe(world)
         free = self.backend.capacity() - self._reserved(world)
         outcomes: dict[str, list[_Outcome]] = {}
