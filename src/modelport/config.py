@@ -52,6 +52,17 @@ class Settings(BaseSettings):
         default=0.25,
         description="Seconds between a separate gateway's checks for routing changes.",
     )
+    gateway_cold_start_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds the gateway holds a call to a service scaled to zero while a "
+        "replica starts; then 503.",
+    )
+    autoscale_window: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds of the gateways' load (requests in flight) the autoscaler averages.",
+    )
     drain_delay: float = Field(
         default=1.0,
         description="Seconds a ready replica stays up after leaving rotation before it is "

@@ -119,13 +119,16 @@ def build_stack(settings: Settings) -> Stack:
         max_body=settings.gateway_max_body,
         max_head=settings.max_header_bytes,
         attempts=settings.gateway_attempts,
+        cold_start_timeout=settings.gateway_cold_start_timeout,
     )
+
+    async def before_pass() -> None:  # the pass reads the load this writes
+        await flush(store, plane.recorder, plane.load_report())
 
     async def after_pass() -> None:
         if await router.refresh():
             async with store.write() as tx:  # separate gateways reload on this
                 await tx.traffic.bump_generation()
-        await flush(store, plane.recorder)
 
     controller = Controller(
         store,
@@ -140,9 +143,12 @@ def build_stack(settings: Settings) -> Stack:
             backoff_base=settings.backoff_base,
             backoff_max=settings.backoff_max,
             drain_delay=settings.drain_delay,
+            load_window=settings.autoscale_window,
         ),
         on_pass=after_pass,
+        before_pass=before_pass,
     )
+    plane.on_hold = controller.wake
     ops = ServiceOps(store, cipher, backend, controller.wake)
     base_url = f"http://{settings.host}:{settings.port}"
     return Stack(settings, store, backend, probe, controller, router, plane, ops, base_url)
@@ -285,10 +291,16 @@ async def _serve_gateway(settings: Settings, shared: Path | None) -> None:
         max_head=settings.max_header_bytes,
         attempts=settings.gateway_attempts,
         shared_dir=shared,
+        cold_start_timeout=settings.gateway_cold_start_timeout,
     )
     publish = plane.shared.publish if plane.shared is not None else None
     follower = Follower(
-        store, router, plane.recorder, settings.gateway_poll_interval, publish=publish
+        store,
+        router,
+        plane.recorder,
+        settings.gateway_poll_interval,
+        publish=publish,
+        load=plane.load_report,
     )
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -477,6 +477,9 @@ def test_details_shape() -> None:
         epoch_ms(stop),
     )
     assert body["schedule"] == [{"type": "stop", "time_unit": "MINUTES", "duration": 150}]
+    # a stop after each start (`stop_after`) is stated as it was set
+    every = details.render(_service(stop_after=7200.0, stop_at=stop), "x", {})
+    assert every["schedule"] == [{"type": "stop", "time_unit": "HOURS", "duration": 2}]
     assert body["config"][0]["model_id"] is None and body["config"][0]["model_name"] is None
     assert body["config"][0]["status"] == "notReady"
 

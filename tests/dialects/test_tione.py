@@ -344,6 +344,9 @@ def test_every_native_status_has_a_tione_name() -> None:
     assert tstatus.matching_names("stop") == {"Stopped", "Stopping"}
 
 
+CPU = {"HpaMetrics": [{"Name": "cpu-util", "Value": 60}]}
+
+
 def test_create_and_modify_parameters() -> None:
     cmd = commands.create_service(
         params.Reader(
@@ -370,7 +373,15 @@ def test_create_and_modify_parameters() -> None:
         ({"ServiceGroupName": "bad name"}, Code.BAD_NAME),
         ({"ServiceGroupName": "x" * 61}, Code.BAD_NAME),
         ({}, Code.MISSING_PARAMETER),
-        ({"ServiceGroupName": "a", "ScaleMode": "AUTO"}, Code.UNSUPPORTED_OPERATION),
+        ({"ServiceGroupName": "a", "ScaleMode": "AUTO"}, Code.MISSING_PARAMETER),
+        (
+            {"ServiceGroupName": "a", "ScaleMode": "AUTO", "HorizontalPodAutoscaler": CPU},
+            Code.UNSUPPORTED_OPERATION,
+        ),
+        (
+            {"ServiceGroupName": "a", "ScaleMode": "AUTO", "ScaleStrategy": "CRON"},
+            Code.MISSING_PARAMETER,
+        ),
         ({"ServiceGroupName": "a", "Resources": {"Gpu": 50}}, Code.INVALID_PARAMETER_VALUE),
         ({"ServiceGroupName": "a", "Command": "'unbalanced"}, Code.INVALID_PARAMETER_VALUE),
         ({"ServiceGroupName": "a", "CommandBase64": "%%%"}, Code.INVALID_PARAMETER_VALUE),
@@ -1056,3 +1067,64 @@ def test_envelope_constants() -> None:
     assert err == {
         "Response": {"Error": {"Code": "InvalidAction", "Message": "m"}, "RequestId": "rid"}
     }
+
+
+def test_sdk_creates_and_modifies_autoscaling_cron_jobs_and_a_scheduled_stop(
+    tione: Tione, live: Any
+) -> None:
+    """ScaleMode AUTO with an HPA on concurrency, then CRON jobs, then MANUAL, through the SDK;
+    ScheduledAction becomes the service's stop time."""
+    create = models.CreateModelServiceRequest()
+    create.ServiceGroupName = "elastic"
+    image = models.ImageInfo()
+    image.ImageType, image.ImageUrl = "PreSet", "command"
+    create.ImageInfo, create.Command, create.Replicas = image, HTTP_SERVER, 0
+    create.ScaleMode, create.ScaleStrategy = "AUTO", "HPA"
+    hpa = models.HorizontalPodAutoscaler()
+    hpa.MinReplicas, hpa.MaxReplicas = 0, 3
+    metric = models.Option()
+    metric.Name, metric.Value = "concurrency-util", 4
+    hpa.HpaMetrics = [metric]
+    hpa.ScaleUpStabilizationWindowSeconds, hpa.ScaleDownStabilizationWindowSeconds = 5, 120
+    create.HorizontalPodAutoscaler = hpa
+    stop = models.ScheduledAction()
+    stop.ScheduleStop, stop.ScheduleStopTime = True, "2099-01-26T19:46:22+08:00"
+    create.ScheduledAction = stop
+    made = tione.sdk.CreateModelService(create).Service
+    info = made.ServiceInfo
+    assert (info.ScaleMode, info.ScaleStrategy) == ("AUTO", "HPA")
+    got = info.HorizontalPodAutoscaler
+    assert (got.MinReplicas, got.MaxReplicas, got.HpaMetrics[0].Value) == (0, 3, 4)
+    assert got.ScaleDownStabilizationWindowSeconds == 120
+    assert info.ScheduledAction.ScheduleStopTime == "2099-01-26T11:46:22Z"
+    native = live.client.get_service(made.ServiceGroupId)
+    assert native["deployments"][0]["autoscaling"] == {
+        "min_replicas": 0,
+        "max_replicas": 3,
+        "target": 4.0,
+        "scale_up_delay": 5.0,
+        "scale_down_delay": 120.0,
+    }
+    assert native["stop_at"].startswith("2099-01-26T11:46:22")
+
+    cron = {
+        "ServiceId": made.ServiceId,
+        "ScaleMode": "AUTO",
+        "ScaleStrategy": "CRON",
+        "CronScaleJobs": [
+            {"Schedule": "0 0 9 * * 1-5", "Name": "day", "TargetReplicas": 2},
+            {"Schedule": "0 18 * * 1-5", "Name": "night", "TargetReplicas": 0},
+        ],
+    }
+    answer = tione.call("ModifyModelService", cron)["Service"]["ServiceInfo"]
+    assert (answer["ScaleMode"], answer["ScaleStrategy"]) == ("AUTO", "CRON")
+    assert [j["Schedule"] for j in answer["CronScaleJobs"]] == ["0 9 * * 1-5", "0 18 * * 1-5"]
+    native = live.client.get_service(made.ServiceGroupId)["deployments"][0]
+    assert native["autoscaling"] is None
+    assert [j["replicas"] for j in native["schedules"]] == [2, 0]
+
+    bad = {**cron, "CronScaleJobs": [{"Schedule": "every day", "TargetReplicas": 1}]}
+    assert tione.fails("ModifyModelService", bad).code == "InvalidParameterValue"
+    manual = {"ServiceId": made.ServiceId, "ScaleMode": "MANUAL", "Replicas": 0}
+    answer = tione.call("ModifyModelService", manual)["Service"]["ServiceInfo"]
+    assert answer["ScaleMode"] == "MANUAL" and "CronScaleJobs" not in answer

@@ -16,7 +16,9 @@ from modelport.domain.events import Event
 from modelport.domain.models import Framework, Model
 from modelport.domain.replicas import Replica
 from modelport.domain.runtimes import Runtime
+from modelport.domain.scaling import Autoscaling, ScaleJob
 from modelport.domain.services import Deployment, LbPolicy, Service, TrafficPolicy
+from modelport.services.services import DeploymentSpec
 from modelport.services.stats import DeploymentStats, MinuteSummary, ServiceStats
 
 T = TypeVar("T")
@@ -132,6 +134,61 @@ class RuntimePublic(BaseModel):
 
 
 # -- services -------------------------------------------------------------------------------
+class AutoscalingSpec(Strict):
+    """Autoscaling on requests in flight (docs/operations.md, "Autoscaling")."""
+
+    min_replicas: int = Field(default=1, description="0 lets the deployment scale to zero.")
+    max_replicas: int = 1
+    target: float = Field(default=1.0, description="Requests in flight per replica.")
+    scale_up_delay: float = Field(
+        default=0.0, description="Seconds more replicas must be wanted before they start."
+    )
+    scale_down_delay: float = Field(
+        default=60.0, description="Seconds fewer replicas must be wanted before some stop."
+    )
+
+    def to_domain(self) -> Autoscaling:
+        return Autoscaling(**self.model_dump())
+
+    @classmethod
+    def of(cls, a: Autoscaling) -> AutoscalingSpec:
+        return cls(
+            min_replicas=a.min_replicas,
+            max_replicas=a.max_replicas,
+            target=a.target,
+            scale_up_delay=a.scale_up_delay,
+            scale_down_delay=a.scale_down_delay,
+        )
+
+
+class ScaleJobSpec(Strict):
+    """A scheduled scaling job (TI-ONE `CronScaleJob`): when `schedule` fires, it sets the
+    count, or with autoscaling the bounds, until another job fires or the count is set again."""
+
+    schedule: str = Field(description="Five-field cron expression, UTC: '0 9 * * 1-5'.")
+    replicas: int | None = Field(default=None, description="The count it sets.")
+    min_replicas: int | None = Field(default=None, description="With autoscaling: the floor.")
+    max_replicas: int | None = Field(default=None, description="With autoscaling: the ceiling.")
+    name: str = ""
+    exclude_dates: list[str] = Field(
+        default=[], description="Dates (YYYY-MM-DD, UTC) on which it does not fire."
+    )
+
+    def to_domain(self) -> ScaleJob:
+        return ScaleJob(**{**self.model_dump(), "exclude_dates": tuple(self.exclude_dates)})
+
+    @classmethod
+    def of(cls, j: ScaleJob) -> ScaleJobSpec:
+        return cls(
+            schedule=j.schedule,
+            replicas=j.replicas,
+            min_replicas=j.min_replicas,
+            max_replicas=j.max_replicas,
+            name=j.name,
+            exclude_dates=list(j.exclude_dates),
+        )
+
+
 class DeploymentCreate(Strict):
     model_id: str | None = None
     runtime: str | None = Field(default=None, description="Runtime id or name.")
@@ -151,6 +208,18 @@ class DeploymentCreate(Strict):
     rollout_timeout: float = Field(
         default=600.0, description="Seconds new replicas have to be ready before a roll-back."
     )
+    autoscaling: AutoscalingSpec | None = Field(
+        default=None, description="Set the count from the load; `replicas` is where it starts."
+    )
+    schedules: list[ScaleJobSpec] = Field(default=[], description="Scheduled scaling jobs.")
+
+    def to_spec(self) -> DeploymentSpec:
+        values = self.model_dump(exclude={"autoscaling", "schedules"})
+        return DeploymentSpec(
+            **values,
+            autoscaling=self.autoscaling.to_domain() if self.autoscaling else None,
+            schedules=[j.to_domain() for j in self.schedules],
+        )
 
 
 class DeploymentPatch(Strict):
@@ -169,6 +238,12 @@ class DeploymentPatch(Strict):
     max_surge: int | None = None
     max_unavailable: int | None = None
     rollout_timeout: float | None = None
+    autoscaling: AutoscalingSpec | None = Field(
+        default=None, description="Replaces the autoscaling settings; null turns it off."
+    )
+    schedules: list[ScaleJobSpec] | None = Field(
+        default=None, description="Replaces the scheduled scaling jobs; [] removes them."
+    )
     revision: int | None = Field(default=None, description="Fail with 409 unless current.")
 
 
@@ -209,6 +284,12 @@ class ServiceCreate(Strict):
     lb_policy: LbPolicy = LbPolicy.ROUND_ROBIN
     workspace: str = "0"
     traffic: Traffic = Field(default_factory=Traffic)
+    stop_after: float | None = Field(
+        default=None, description="Stop the service this many seconds after each start."
+    )
+    stop_at: datetime | None = Field(
+        default=None, description="Stop the service once at this time (with its time zone)."
+    )
     deployments: list[DeploymentCreate]
 
 
@@ -219,6 +300,11 @@ class ServicePatch(Strict):
     auth: bool | None = None
     traffic: Traffic | None = Field(
         default=None, description="Replaces the whole policy; fields left out take defaults."
+    )
+    stop_after: float | None = Field(
+        default=None,
+        description="Stop the service this many seconds after each start, counted from now "
+        "if it runs; 0 turns auto stop off.",
     )
     revision: int | None = Field(default=None, description="Fail with 409 unless current.")
 
@@ -259,6 +345,12 @@ class DeploymentPublic(BaseModel):
     rollout: str = Field(description='"", "progressing", "complete" or "rolled_back".')
     rollout_started_at: datetime | None
     updated_replicas: int = Field(description="Replicas running the current spec.")
+    autoscaling: AutoscalingSpec | None
+    schedules: list[ScaleJobSpec]
+    target_replicas: int = Field(
+        description="Replicas the controller aims for now: `replicas`, or what autoscaling "
+        "or the schedule set."
+    )
     invocation_count: int
     failure_count: int
 
@@ -287,6 +379,9 @@ class DeploymentPublic(BaseModel):
             rollout=d.rollout.value,
             rollout_started_at=d.rollout_started_at,
             updated_replicas=d.updated_replicas,
+            autoscaling=AutoscalingSpec.of(d.autoscaling) if d.autoscaling else None,
+            schedules=[ScaleJobSpec.of(j) for j in d.schedules],
+            target_replicas=d.wanted,
             invocation_count=d.invocation_count,
             failure_count=d.failure_count,
         )
@@ -311,6 +406,8 @@ class ServicePublic(BaseModel):
     ready_replicas: int
     invocation_count: int
     failure_count: int
+    stop_after: float | None = Field(description="Seconds after each start it stops by itself.")
+    stop_at: datetime | None = Field(description="When it stops by itself.")
     url: str
     created_at: datetime | None
     updated_at: datetime | None
@@ -339,6 +436,8 @@ class ServicePublic(BaseModel):
             ready_replicas=s.ready_replicas,
             invocation_count=s.invocation_count,
             failure_count=s.failure_count,
+            stop_after=s.stop_after,
+            stop_at=s.stop_at,
             url=service_url(s.id),
             created_at=s.created_at,
             updated_at=s.updated_at,

@@ -1,11 +1,13 @@
 """`Controller`: level-triggered reconcile passes over every deployment.
 
-Each pass reads the whole desired state and every replica record, observes each replica
-(backend: process alive?; probe: ready?), plans per deployment (`plan.py`), applies
-(`apply.py`), runs `on_pass` (the server refreshes the gateway's routing snapshot there, so a
-service never shows `running` before the gateway can route to it), and then writes deployment
-and service status, only when it changed. Events only wake the loop early (`wake()`); a
-periodic resync catches anything they miss.
+Each pass runs `before_pass` (the server flushes its gateway's counts and load there), reads
+the whole desired state, every replica record and the gateways' load, stops the services whose
+auto-stop time came, sets each autoscaled or scheduled deployment's count (`autoscale.py`),
+observes each replica (backend: process alive?; probe: ready?), plans per deployment
+(`plan.py`), applies (`apply.py`), runs `on_pass` (the server refreshes the gateway's routing
+snapshot there, so a service never shows `running` before the gateway can route to it), and
+then writes deployment and service status, only when it changed. Events only wake the loop
+early (`wake()`); a periodic resync catches anything they miss.
 
 Concurrency contract: passes never overlap (one lock); `wake()` may be called from any task
 on the same event loop. Failures of one pass are logged with their traceback and counted;
@@ -20,12 +22,13 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from modelport.backends.base import Backend, LaunchSpec, latest_attempt
 from modelport.controller.apply import Applier, Context, event
+from modelport.controller.autoscale import Autoscaler
 from modelport.controller.clock import Clock
 from modelport.controller.plan import Desired, Note, Seen, plan
 from modelport.controller.probe import Probe
@@ -44,6 +47,7 @@ from modelport.domain.services import (
     Status,
     spec_fields,
 )
+from modelport.domain.stats import DeploymentLoad
 from modelport.store import Store
 
 log = logging.getLogger(__name__)
@@ -60,6 +64,7 @@ class ControllerConfig:
     backoff_base: float = 1.0
     backoff_max: float = 60.0
     drain_delay: float = 0.0  # see Applier.stop
+    load_window: float = 10.0  # seconds of gateway load the autoscaler averages
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,7 @@ class _Outcome:
     free: Resources
     rollout: Rollout
     updated: int  # replicas running the current spec
+    target: int | None  # the count autoscaling or a schedule set (None: neither is on)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +84,7 @@ class _World:
     replicas: dict[str, list[Replica]]
     runtimes: dict[str, Runtime]
     models: dict[str, Model]
+    load: Mapping[str, DeploymentLoad] | None  # None: no gateway reported in the window
 
 
 class Controller:
@@ -89,6 +96,7 @@ class Controller:
         clock: Clock,
         config: ControllerConfig = ControllerConfig(),
         on_pass: Callable[[], Awaitable[None]] | None = None,
+        before_pass: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.backend = backend
@@ -96,6 +104,8 @@ class Controller:
         self.clock = clock
         self.config = config
         self.on_pass = on_pass
+        self.before_pass = before_pass
+        self.autoscaler = Autoscaler()
         self.applier = Applier(store, backend, config.drain_delay)
         self.passes = 0
         self.failed_passes = 0
@@ -144,8 +154,12 @@ class Controller:
             self.passes += 1
 
     async def _pass(self) -> None:
+        if self.before_pass is not None:
+            await self.before_pass()
         now = self.clock.now()
-        world = await self._load()
+        world = await self._load(now)
+        world = replace(world, services=await self._auto_stop(world.services, now))
+        self.autoscaler.forget({d.id for s in world.services for d in s.deployments if d.scaled})
         seen = await self._observe(world)
         free = self.backend.capacity() - self._reserved(world)
         outcomes: dict[str, list[_Outcome]] = {}
@@ -163,14 +177,14 @@ class Controller:
             await self.on_pass()
         for svc in world.services:
             for out in outcomes[svc.id]:
-                await self._record_deployment(out)
+                await self._record_deployment(svc, out, now)
             await self._record_service(svc, [o.status for o in outcomes[svc.id]], world, now)
         busy = (ReplicaState.STARTING, ReplicaState.STOPPING, ReplicaState.FAILED)
         self._busy = bool(self.applier.stopping) or any(
             r.state in busy for rs in world.replicas.values() for r in rs
         )
 
-    async def _load(self) -> _World:
+    async def _load(self, now: datetime) -> _World:
         async with self.store.read() as tx:
             services = await tx.services.all(settled_too=False)
             replicas: dict[str, list[Replica]] = defaultdict(list)
@@ -184,7 +198,32 @@ class Controller:
                         runtimes[d.runtime_id] = await tx.runtimes.get(svc.project_id, d.runtime_id)
                     if d.model_id and d.model_id not in models:
                         models[d.model_id] = await tx.models.get(svc.project_id, d.model_id)
-        return _World(services, replicas, runtimes, models)
+            scaled = any(d.autoscaling for s in services for d in s.deployments)
+            window = now.timestamp() - self.config.load_window
+            load = await tx.load.since(window) if scaled else None
+        return _World(services, replicas, runtimes, models, load)
+
+    async def _auto_stop(self, services: Sequence[Service], now: datetime) -> list[Service]:
+        """Stop the running services whose `stop_at` came (ModelArts' `schedule`)."""
+        out = []
+        for svc in services:
+            due = svc.stop_at
+            if svc.desired_state == DesiredState.RUNNING and due is not None and due <= now:
+                async with self.store.write() as tx:
+                    if await tx.services.auto_stop(svc.id, due):
+                        message = f"stopped at its auto-stop time {due.isoformat()}"
+                        note = Note("service", svc.id, EventType.NORMAL, "AutoStopped", message)
+                        await tx.events.add(event(svc.project_id, svc.id, note, now))
+                        svc = replace(svc, desired_state=DesiredState.STOPPED, stop_at=None)
+            out.append(svc)
+        return out
+
+    def _target(self, svc: Service, dep: Deployment, world: _World, now: datetime) -> int | None:
+        """The count autoscaling or a schedule sets now; None when neither is on."""
+        if svc.desired_state != DesiredState.RUNNING or not dep.scaled:
+            return None
+        load = None if world.load is None else world.load.get(dep.id, DeploymentLoad())
+        return self.autoscaler.replicas(dep, dep.wanted, load, now)
 
     def _reserved(self, world: _World) -> Resources:
         total = Resources()
@@ -240,9 +279,11 @@ class Controller:
         now: datetime,
         free: Resources,
     ) -> _Outcome:
+        target = self._target(svc, dep, world, now)
+        running = svc.desired_state == DesiredState.RUNNING
         desired = Desired(
             deployment_id=dep.id,
-            replicas=dep.replicas if svc.desired_state == DesiredState.RUNNING else 0,
+            replicas=(dep.replicas if target is None else target) if running else 0,
             resources=dep.resources,
             backend=self.backend.name,
             start_timeout=self.config.start_timeout,
@@ -273,10 +314,11 @@ class Controller:
             ever_ready=ever_ready,
             deleting=svc.desired_state == DesiredState.DELETED,
             unschedulable=p.unschedulable,
+            asleep=running and dep.wakes and target == 0,
         )
         world.replicas[dep.id] = replicas
         rollout = await self._rollout(svc, dep, desired, replicas, p.outdated, now)
-        return _Outcome(dep, got, ever_ready, p.free, rollout, p.updated)
+        return _Outcome(dep, got, ever_ready, p.free, rollout, p.updated, target)
 
     async def _rollout(
         self,
@@ -341,8 +383,9 @@ class Controller:
         log.warning("deployment %s: %s", dep.id, reason)
         return True
 
-    async def _record_deployment(self, out: _Outcome) -> None:
+    async def _record_deployment(self, svc: Service, out: _Outcome, now: datetime) -> None:
         dep, got = out.deployment, out.status
+        target = dep.target_replicas if out.target is None and dep.scaled else out.target
         before = (
             dep.status,
             dep.status_reason,
@@ -350,11 +393,25 @@ class Controller:
             dep.ever_ready,
             dep.rollout,
             dep.updated_replicas,
+            dep.target_replicas,
         )
-        now = (got.status, got.reason, got.ready, out.ever_ready, out.rollout, out.updated)
-        if now == before:
+        after = (
+            got.status,
+            got.reason,
+            got.ready,
+            out.ever_ready,
+            out.rollout,
+            out.updated,
+            target,
+        )
+        if after == before:
             return
         async with self.store.write() as tx:
+            if out.target is not None and out.target != dep.wanted:
+                how = "autoscaled" if dep.autoscaling else "scheduled"
+                message = f"deployment {dep.id} {how} from {dep.wanted} to {out.target} replicas"
+                note = Note("deployment", dep.id, EventType.NORMAL, "Autoscaled", message)
+                await tx.events.add(event(svc.project_id, svc.id, note, now))
             await tx.services.set_deployment_status(
                 dep.id,
                 status=got.status.value,
@@ -363,6 +420,7 @@ class Controller:
                 ever_ready=out.ever_ready,
                 rollout=out.rollout.value,
                 updated_replicas=out.updated,
+                target_replicas=target,
             )
 
     async def _reap_orphans(self, world: _World, seen: dict[str, list[Seen]]) -> None:

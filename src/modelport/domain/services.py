@@ -18,6 +18,7 @@ from typing import Any
 
 from modelport.domain.ids import DeploymentId, ModelId, ProjectId, RuntimeId, ServiceId
 from modelport.domain.resources import Resources
+from modelport.domain.scaling import Autoscaling, ScaleJob
 
 
 class Status(enum.StrEnum):
@@ -96,6 +97,9 @@ class Deployment:
     # the spec a rollout replaces (`replica_spec()`), kept until it completes or rolls back
     previous: dict[str, Any] | None = None
     rollout_started_at: datetime | None = None
+    autoscaling: Autoscaling | None = None
+    schedules: tuple[ScaleJob, ...] = ()
+    scale_set_at: datetime | None = None  # when replicas, autoscaling or schedules last changed
     # derived by the controller
     status: Status = Status.DEPLOYING
     status_reason: str = ""
@@ -103,6 +107,8 @@ class Deployment:
     ever_ready: bool = False
     rollout: Rollout = Rollout.NONE
     updated_replicas: int = 0  # replicas running the current spec
+    # the count autoscaling or the schedule set last (None: not yet, or neither is on)
+    target_replicas: int | None = None
     invocation_count: int = 0
     failure_count: int = 0
     created_at: datetime | None = None
@@ -111,6 +117,26 @@ class Deployment:
     @property
     def resources(self) -> Resources:
         return Resources(self.cpu, self.memory, self.gpu)
+
+    @property
+    def scaled(self) -> bool:
+        """Autoscaling or a schedule decides the replica count, not `replicas` alone."""
+        return self.autoscaling is not None or bool(self.schedules)
+
+    @property
+    def wanted(self) -> int:
+        """The replica count the controller aims for while the service runs."""
+        if self.scaled and self.target_replicas is not None:
+            return self.target_replicas
+        if self.autoscaling is not None:
+            a = self.autoscaling
+            return min(max(self.replicas, a.min_replicas), a.max_replicas)
+        return self.replicas
+
+    @property
+    def wakes(self) -> bool:
+        """It may scale to zero, and a call wakes it (the gateway holds the call)."""
+        return self.autoscaling is not None and self.autoscaling.min_replicas == 0
 
     def replica_spec(self) -> dict[str, Any]:
         """The fields a replica is started from: changing any of them rolls the replicas over
@@ -178,7 +204,8 @@ class Service:
     progress: int = 0
     invocation_count: int = 0
     failure_count: int = 0
-    stop_at: datetime | None = None
+    stop_at: datetime | None = None  # when the controller stops it (auto stop)
+    stop_after: float | None = None  # seconds: each start sets `stop_at` this far ahead
     transition_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -188,7 +215,7 @@ class Service:
     def desired_replicas(self) -> int:
         if self.desired_state != DesiredState.RUNNING:
             return 0
-        return sum(d.replicas for d in self.deployments)
+        return sum(d.wanted for d in self.deployments)
 
     @property
     def ready_replicas(self) -> int:

@@ -68,3 +68,21 @@ def quantile(buckets: Sequence[int], q: float) -> float | None:
             return low + (BOUNDS_MS[i] - low) * (rank - seen) / n
         seen += n
     return BOUNDS_MS[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadReport:
+    """What one gateway process measured between two flushes (`span` seconds): for each
+    deployment that had calls, the mean requests in flight and the most calls held at once
+    for want of a replica."""
+
+    span: float
+    deployments: dict[str, tuple[float, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentLoad:
+    """A deployment's load over the autoscaler's window, every gateway added up."""
+
+    in_flight: float = 0.0
+    held: int = 0

@@ -36,11 +36,15 @@ def deployment_status(
     ever_ready: bool,
     deleting: bool = False,
     unschedulable: str | None = None,
+    asleep: bool = False,
 ) -> DerivedStatus:
+    """`asleep`: the autoscaler took the deployment to zero; a call wakes it, so it runs."""
     ready = sum(1 for r in replicas if r.state == ReplicaState.READY)
     alive = [r for r in replicas if r.state in ALIVE]
     if deleting:
         return DerivedStatus(Status.DELETING, "", ready)
+    if desired == 0 and asleep:
+        return DerivedStatus(Status.RUNNING, "scaled to zero: a call wakes it", ready)
     if desired == 0:
         if alive:
             return DerivedStatus(Status.STOPPING, "", ready)

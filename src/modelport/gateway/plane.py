@@ -10,6 +10,12 @@ Paths it answers:
 A call goes through: the routing snapshot (memory only), the service key, the rate limit,
 then an `Exchange` (exchange.py): the balancer (weights, policy, overload) and one or more
 attempts on replicas, the answer streamed back as it comes.
+
+A call to a service whose replicas were all autoscaled away (`Route.cold`) is held: the plane
+asks the controller to wake (`on_hold`; a separate gateway's load report says so within a
+second), and the sweep starts its exchange once a replica is ready, or answers 503 after
+`cold_start_timeout` seconds. The sweep also samples the calls in flight per deployment for
+the autoscaler (`LoadMeter`).
 """
 
 from __future__ import annotations
@@ -18,19 +24,28 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from modelport.domain.errors import ModelportError, NotFound, RateLimited, Unauthorized
+from modelport.domain.errors import (
+    ModelportError,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+)
+from modelport.domain.stats import LoadReport
 from modelport.gateway import openai
 from modelport.gateway.balancer import Balancer
 from modelport.gateway.errors import native_error, status_of
 from modelport.gateway.exchange import HOP_BY_HOP, BodyFor, ErrorWriter, Exchange
 from modelport.gateway.http import MAX_HEAD, Client, Request
 from modelport.gateway.limits import RateLimits
+from modelport.gateway.load import LoadMeter
 from modelport.gateway.metrics import Collector, Recorder, SharedTotals
 from modelport.gateway.routing import Route, RoutingTable
 from modelport.gateway.upstream import Pool
@@ -51,6 +66,20 @@ class Routes(Protocol):
     def table(self) -> RoutingTable: ...
 
 
+@dataclass(slots=True)
+class _Held:
+    """A call waiting for a replica of its sleeping service (`DataPlane.call`)."""
+
+    request: Request
+    client: Client
+    service_id: str
+    target: bytes
+    write_error: ErrorWriter
+    body_for: BodyFor | None
+    wanted: tuple[str, ...]  # the deployments it waits for
+    until: float  # loop time it gives up at
+
+
 class DataPlane:
     def __init__(
         self,
@@ -61,11 +90,17 @@ class DataPlane:
         attempts: int = 3,
         connect_timeout: float = 5.0,
         shared_dir: Path | None = None,
+        cold_start_timeout: float = 60.0,
+        on_hold: Callable[[], None] | None = None,
     ) -> None:
         self.routes = routes
         self.max_body = max_body
         self.max_head = max_head
         self.attempts = attempts
+        self.cold_start_timeout = cold_start_timeout
+        self.on_hold = on_hold  # a call is held: the embedded controller wakes
+        self.meter = LoadMeter()
+        self.held: list[_Held] = []
         self.balancer = Balancer()
         self.pool = Pool(connect_timeout)
         self.limits = RateLimits()
@@ -105,11 +140,31 @@ class DataPlane:
             now = loop.time()
             for exchange in list(self.active):
                 exchange.check(now)
+            if self.held:
+                self._release(now)
+            self.meter.sample(
+                (e.deployment for e in self.active if e.live),
+                (d for h in self.held for d in h.wanted),
+            )
+
+    def load_report(self) -> LoadReport | None:
+        """The load since the last report; None while no deployment is autoscaled."""
+        report = self.meter.drain()
+        return report if self.routes.table.autoscaled else None
 
     async def close(self, grace: float = 30.0) -> None:
         """Stop accepting, let calls in flight finish (up to `grace` seconds), close the rest."""
         for server in self._servers:
             server.close()
+        for held in self.held:
+            self._finish_error(
+                held.client,
+                held.request,
+                Unavailable("the gateway is stopping"),
+                503,
+                held.write_error,
+            )
+        self.held.clear()
         self._drained = asyncio.Event()
         if self.active:
             with contextlib.suppress(TimeoutError):
@@ -187,8 +242,66 @@ class DataPlane:
         except ModelportError as exc:
             self.recorder.rejected_call(route.service_id, exc.code)
             return self._finish_error(client, request, exc, status_of(exc), write_error)
+        if route.asleep:
+            for deployment_id in route.asleep:
+                self.meter.wanted(deployment_id)
+            if route.cold:
+                return self._hold(request, client, route, target, write_error, body_for)
         head = self._request_head(request, target)
         Exchange(self, request, client, route, head, write_error, body_for).start()
+
+    def _hold(
+        self,
+        request: Request,
+        client: Client,
+        route: Route,
+        target: bytes,
+        write_error: ErrorWriter,
+        body_for: BodyFor | None,
+    ) -> None:
+        until = asyncio.get_running_loop().time() + self.cold_start_timeout
+        self.held.append(
+            _Held(
+                request,
+                client,
+                route.service_id,
+                target,
+                write_error,
+                body_for,
+                route.asleep,
+                until,
+            )
+        )
+        if self.on_hold is not None:
+            self.on_hold()
+
+    def _release(self, now: float) -> None:
+        """Start the held calls whose service has a replica now; give up on the late ones."""
+        table, waiting = self.routes.table, []
+        for held in self.held:
+            if held.client.gone:
+                continue
+            route = table.get(held.service_id)
+            if route is None:
+                error: ModelportError = NotFound("service", held.service_id)
+            elif not route.cold:
+                head = self._request_head(held.request, held.target)
+                exchange = Exchange(
+                    self, held.request, held.client, route, head, held.write_error, held.body_for
+                )
+                exchange.start()
+                continue
+            elif now >= held.until:
+                error = Unavailable(
+                    f"no replica of service {held.service_id} was ready within "
+                    f"{self.cold_start_timeout:g}s of the call"
+                )
+                self.recorder.rejected_call(held.service_id, error.code)
+            else:
+                waiting.append(held)
+                continue
+            self._finish_error(held.client, held.request, error, status_of(error), held.write_error)
+        self.held = waiting
 
     def admit(self, request: Request, route: Route) -> None:
         if route.auth:

@@ -1,5 +1,5 @@
 """The routing snapshot: for each service, its name, auth, traffic policy and its deployments'
-ready addresses.
+ready addresses, and which of its deployments sleep (autoscaled to zero: a call wakes them).
 
 `RoutingTable` is immutable; `Router` holds the current one and swaps it atomically when a
 refresh finds a change. Readers (request handlers) never lock and never read the database.
@@ -28,6 +28,8 @@ class Target:
     weight: int
     addresses: tuple[str, ...]
     model_name: str = ""  # the name its replicas serve the model under (OpenAI `model`)
+    autoscaled: bool = False  # the autoscaler sets its count from the gateways' load
+    wakes: bool = False  # it may scale to zero, and a call wakes it
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,19 +43,31 @@ class Route:
     name: str = ""
     traffic: TrafficPolicy = field(default_factory=TrafficPolicy)
     created: int = 0  # Unix time the service was created (OpenAI's `created`)
+    # deployments with a share of the traffic that sleep (`Target.wakes`, no replica): each
+    # call asks them to wake; `cold`: no deployment has a replica, so calls wait for one
+    asleep: tuple[str, ...] = ()
+    cold: bool = False
+
+
+def asleep(targets: tuple[Target, ...]) -> tuple[tuple[str, ...], bool]:
+    """A route's `asleep` and `cold`, from its targets."""
+    ids = tuple(t.deployment_id for t in targets if t.wakes and t.weight > 0 and not t.addresses)
+    return ids, bool(ids) and not any(t.addresses for t in targets)
 
 
 @dataclass(frozen=True, slots=True)
 class RoutingTable:
     routes: dict[str, Route]
     by_name: dict[str, tuple[Route, ...]] = field(default_factory=dict)
+    autoscaled: bool = False  # some deployment is: the gateway reports its load
 
     @classmethod
     def of(cls, routes: dict[str, Route]) -> RoutingTable:
         by_name: dict[str, list[Route]] = defaultdict(list)
         for route in routes.values():
             by_name[route.name].append(route)
-        return cls(routes, {name: tuple(rs) for name, rs in by_name.items()})
+        autoscaled = any(t.autoscaled for r in routes.values() for t in r.targets)
+        return cls(routes, {name: tuple(rs) for name, rs in by_name.items()}, autoscaled)
 
     def get(self, service_id: str) -> Route | None:
         return self.routes.get(service_id)
@@ -84,24 +98,30 @@ class Router:
         for s in services:
             if s.desired_state == DesiredState.DELETED or s.id not in ciphertexts:
                 continue  # being deleted, or deleted between the reads
+            targets = tuple(
+                Target(
+                    d.id,
+                    d.weight,
+                    tuple(sorted(ready.get(d.id, []))),
+                    model_names.get(d.model_id or "", ""),
+                    autoscaled=d.autoscaling is not None,
+                    wakes=d.wakes,
+                )
+                for d in s.deployments
+            )
+            sleeping, cold = asleep(targets)
             routes[s.id] = Route(
                 service_id=s.id,
                 project_id=s.project_id,
                 auth=s.auth_type == AuthType.KEY,
                 key_hash=self._hash(ciphertexts[s.id]),
                 lb_policy=s.lb_policy,
-                targets=tuple(
-                    Target(
-                        d.id,
-                        d.weight,
-                        tuple(sorted(ready.get(d.id, []))),
-                        model_names.get(d.model_id or "", ""),
-                    )
-                    for d in s.deployments
-                ),
+                targets=targets,
                 name=s.name,
                 traffic=s.traffic,
                 created=int(s.created_at.timestamp()) if s.created_at else 0,
+                asleep=sleeping,
+                cold=cold,
             )
         # forget the hashes of rotated and deleted keys
         live = set(ciphertexts.values())

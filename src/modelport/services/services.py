@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from modelport.backends.base import Backend
@@ -20,6 +20,7 @@ from modelport.domain.events import Event, EventType
 from modelport.domain.ids import DeploymentId, EventId, ServiceId, new_id
 from modelport.domain.models import Framework
 from modelport.domain.replicas import Replica
+from modelport.domain.scaling import Autoscaling, ScaleJob, check_autoscaling, check_jobs
 from modelport.domain.services import (
     AuthType,
     Deployment,
@@ -54,6 +55,8 @@ class DeploymentSpec:
     max_surge: int = 1
     max_unavailable: int = 0
     rollout_timeout: float = 600.0
+    autoscaling: Autoscaling | None = None
+    schedules: Sequence[ScaleJob] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,9 @@ class DeploymentPatch:
     max_surge: int | None = None
     max_unavailable: int | None = None
     rollout_timeout: float | None = None
+    autoscaling: Autoscaling | None = None
+    no_autoscaling: bool = False  # turn autoscaling off
+    schedules: Sequence[ScaleJob] | None = None  # [] removes them
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,8 @@ class ServiceSpec:
     workspace: str = "0"
     infer_type: str = "real-time"
     traffic: TrafficPolicy = field(default_factory=TrafficPolicy)
+    stop_after: float | None = None  # seconds after each start (ModelArts `schedule`)
+    stop_at: datetime | None = None  # once (TI-ONE `ScheduledAction`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +103,23 @@ class ServicePatch:
     lb_policy: LbPolicy | None = None
     auth: bool | None = None
     traffic: TrafficPolicy | None = None  # replaces the whole policy
+    stop_after: float | None = None  # 0 turns auto stop off
+
+
+MAX_STOP_AFTER = 366 * 86_400.0  # a year
+
+
+def _stop_after(field: str, seconds: float | None) -> float | None:
+    if seconds is None:
+        return None
+    if not 0 <= seconds <= MAX_STOP_AFTER:  # NaN fails too
+        raise Invalid(field, f"seconds, between 0 and {MAX_STOP_AFTER:g} (0: never)")
+    return seconds or None
+
+
+def _stop_at(s: Service, now: datetime) -> datetime | None:
+    """When a service started at `now` stops by itself."""
+    return now + timedelta(seconds=s.stop_after) if s.stop_after else None
 
 
 def _utcnow() -> datetime:
@@ -122,7 +147,7 @@ class ServiceOps:
         self.cipher = cipher
         self.backend = backend
         self.wake = wake
-        self.clock = clock  # what `stats` calls now
+        self.clock = clock  # now: for records' times, auto stop and `stats`
 
     # -- create ------------------------------------------------------------------------------
     async def create(self, who: Principal, spec: ServiceSpec) -> Service:
@@ -134,7 +159,13 @@ class ServiceOps:
             raise Invalid("deployments", "at least one deployment")
         if len(spec.deployments) > 8:
             raise Invalid("deployments", "at most 8 deployments")
-        now = datetime.now(UTC)
+        stop_after = _stop_after("stop_after", spec.stop_after)
+        now = self.clock()
+        if spec.stop_at is not None:
+            if stop_after is not None:
+                raise Invalid("stop_at", "give stop_at or stop_after, not both")
+            if spec.stop_at.tzinfo is None or spec.stop_at <= now:
+                raise Invalid("stop_at", "a time in the future, with its time zone")
         service_id = ServiceId(new_id("service"))
         async with self.store.write() as tx:
             deployments = tuple(
@@ -158,9 +189,11 @@ class ServiceOps:
                 deployments=deployments,
                 traffic=spec.traffic,
                 status=Status.DEPLOYING,
+                stop_after=stop_after,
                 created_at=now,
                 updated_at=now,
             )
+            svc = replace(svc, stop_at=spec.stop_at or _stop_at(svc, now))
             await tx.services.add(svc, self.cipher.encrypt(new_token("sk")))
             await _note(tx, svc, "Created", f"service created with {svc.desired_replicas} replicas")
             created = await tx.services.get(who.project_id, service_id)
@@ -202,6 +235,9 @@ class ServiceOps:
             raise Invalid(f"{path}.weight", "must be between 0 and 100")
         if d.max_surge == 0 and d.max_unavailable == 0:
             raise Invalid(f"{path}.max_surge", "max_surge or max_unavailable must be at least 1")
+        autoscaling = d.autoscaling
+        if autoscaling is not None:
+            check_autoscaling(f"{path}.autoscaling", autoscaling)
         return Deployment(
             id=DeploymentId(new_id("deployment")),
             service_id=service_id,
@@ -228,6 +264,9 @@ class ServiceOps:
             max_surge=validate.replicas(f"{path}.max_surge", d.max_surge),
             max_unavailable=validate.replicas(f"{path}.max_unavailable", d.max_unavailable),
             rollout_timeout=validate.positive(f"{path}.rollout_timeout", d.rollout_timeout),
+            autoscaling=autoscaling,
+            schedules=check_jobs(f"{path}.schedules", d.schedules),
+            scale_set_at=now,
             created_at=now,
             updated_at=now,
         )
@@ -298,8 +337,14 @@ class ServiceOps:
             validate.tags("tags", patch.tags)
         if patch.traffic is not None:
             validate.traffic("traffic", patch.traffic)
+        stop_after = _stop_after("stop_after", patch.stop_after)
+        now = self.clock()
 
         def change(s: Service) -> Service:
+            if patch.stop_after is not None:
+                s = replace(s, stop_after=stop_after)
+                running = s.desired_state == DesiredState.RUNNING
+                s = replace(s, stop_at=_stop_at(s, now) if running else None)
             return replace(
                 s,
                 description=s.description if patch.description is None else patch.description,
@@ -329,8 +374,10 @@ class ServiceOps:
             target = deployment_id or s.deployments[0].id
             if target not in {d.id for d in s.deployments}:
                 raise Invalid("deployment_id", f"no deployment {target!r} in this service")
+            now = self.clock()
             deps = tuple(
-                replace(d, replicas=replicas) if d.id == target else d for d in s.deployments
+                replace(d, replicas=replicas, scale_set_at=now) if d.id == target else d
+                for d in s.deployments
             )
             return replace(s, deployments=deps)
 
@@ -365,7 +412,7 @@ class ServiceOps:
         self, who: Principal, service_id: str, spec: DeploymentSpec
     ) -> tuple[Service, Deployment]:
         """Add one deployment (e.g. a new model version) to a service; returns both."""
-        now = datetime.now(UTC)
+        now = self.clock()
         async with self.store.write() as tx:
             current = await tx.services.get(who.project_id, service_id, lock=True)
             if current.desired_state == DesiredState.DELETED:
@@ -391,7 +438,7 @@ class ServiceOps:
         """Change one deployment. A new model, runtime, env, command, health path or resources
         rolls its replicas over (`max_surge` / `max_unavailable`); the controller rolls back to
         the spec before if the new replicas are not ready within `rollout_timeout`."""
-        now = datetime.now(UTC)
+        now = self.clock()
         async with self.store.write() as tx:
             current = await _changeable(tx, who, service_id, revision)
             old = next((d for d in current.deployments if d.id == deployment_id), None)
@@ -412,9 +459,17 @@ class ServiceOps:
                 max_surge=_given(patch.max_surge, old.max_surge),
                 max_unavailable=_given(patch.max_unavailable, old.max_unavailable),
                 rollout_timeout=_given(patch.rollout_timeout, old.rollout_timeout),
+                autoscaling=None if patch.no_autoscaling else patch.autoscaling or old.autoscaling,
+                schedules=_given(patch.schedules, old.schedules),
             )
             new = await self._deployment(tx, who, current.id, "deployment", spec, now)
-            new = replace(new, id=old.id, created_at=old.created_at)
+            rescheduled = new.schedules != old.schedules
+            new = replace(
+                new,
+                id=old.id,
+                created_at=old.created_at,
+                scale_set_at=now if rescheduled else old.scale_set_at,
+            )
             rolls = new.template != old.template
             if rolls:
                 before = old.previous or {**old.replica_spec(), "version": old.version}
@@ -464,7 +519,7 @@ class ServiceOps:
             who,
             service_id,
             None,
-            lambda s: replace(s, desired_state=DesiredState.STOPPED),
+            lambda s: replace(s, desired_state=DesiredState.STOPPED, stop_at=None),
             "Stopping",
             "service stopped by user",
         )
@@ -474,7 +529,9 @@ class ServiceOps:
             who,
             service_id,
             None,
-            lambda s: replace(s, desired_state=DesiredState.RUNNING),
+            lambda s: replace(
+                s, desired_state=DesiredState.RUNNING, stop_at=_stop_at(s, self.clock())
+            ),
             "Starting",
             "service started by user",
         )

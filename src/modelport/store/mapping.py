@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
-from typing import Any
+from dataclasses import asdict, fields, replace
+from typing import Any, TypeVar
 
 from modelport.domain.auth import ApiKey, Project, Role
 from modelport.domain.events import Event, EventType
@@ -21,6 +21,7 @@ from modelport.domain.ids import (
 from modelport.domain.models import Framework, Model
 from modelport.domain.replicas import Replica, ReplicaState
 from modelport.domain.runtimes import Runtime
+from modelport.domain.scaling import Autoscaling, ScaleJob
 from modelport.domain.services import (
     AuthType,
     Deployment,
@@ -135,12 +136,16 @@ def deployment(row: t.DeploymentRow) -> Deployment:
         rollout_timeout=row.rollout_timeout,
         previous=dict(row.previous) if row.previous is not None else None,
         rollout_started_at=row.rollout_started_at,
+        autoscaling=_known(Autoscaling, row.autoscaling) if row.autoscaling else None,
+        schedules=tuple(scale_job(j) for j in row.schedules or ()),
+        scale_set_at=row.scale_set_at,
         status=Status(row.status),
         status_reason=row.status_reason,
         ready_replicas=row.ready_replicas,
         ever_ready=row.ever_ready,
         rollout=Rollout(row.rollout),
         updated_replicas=row.updated_replicas,
+        target_replicas=row.target_replicas,
         invocation_count=row.invocation_count,
         failure_count=row.failure_count,
         created_at=row.created_at,
@@ -167,6 +172,14 @@ def fill_deployment_spec(row: t.DeploymentRow, d: Deployment) -> None:
     row.rollout_timeout = d.rollout_timeout
     row.previous = dict(d.previous) if d.previous is not None else None
     row.rollout_started_at = d.rollout_started_at
+    row.autoscaling = asdict(d.autoscaling) if d.autoscaling is not None else None
+    row.schedules = [asdict(j) for j in d.schedules]
+    row.scale_set_at = d.scale_set_at
+
+
+def scale_job(data: dict[str, Any]) -> ScaleJob:
+    job = _known(ScaleJob, data)
+    return replace(job, exclude_dates=tuple(job.exclude_dates))
 
 
 def service(row: t.ServiceRow, deployments: Sequence[t.DeploymentRow]) -> Service:
@@ -190,6 +203,7 @@ def service(row: t.ServiceRow, deployments: Sequence[t.DeploymentRow]) -> Servic
         invocation_count=row.invocation_count,
         failure_count=row.failure_count,
         stop_at=row.stop_at,
+        stop_after=row.stop_after,
         transition_at=row.transition_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -252,5 +266,13 @@ def event(row: t.EventRow) -> Event:
 
 def traffic(data: dict[str, Any]) -> TrafficPolicy:
     """A stored traffic policy; keys it lacks (rows older than the field) take the defaults."""
-    known = {f.name for f in fields(TrafficPolicy)}
-    return TrafficPolicy(**{k: v for k, v in data.items() if k in known})
+    return _known(TrafficPolicy, data)
+
+
+_T = TypeVar("_T")
+
+
+def _known(cls: type[_T], data: dict[str, Any]) -> _T:
+    """A dataclass from stored JSON: keys it does not have are dropped, missing ones default."""
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in data.items() if k in names})

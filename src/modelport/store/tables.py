@@ -202,6 +202,7 @@ class ServiceRow(Base):
     invocation_count: Mapped[int] = mapped_column(Integer)
     failure_count: Mapped[int] = mapped_column(Integer)
     stop_at: Mapped[datetime | None]
+    stop_after: Mapped[float | None] = mapped_column(Float)
     transition_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -232,12 +233,16 @@ class DeploymentRow(Base):
     rollout_timeout: Mapped[float] = mapped_column(Float)
     previous: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     rollout_started_at: Mapped[datetime | None]
+    autoscaling: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    schedules: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    scale_set_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16))
     status_reason: Mapped[str] = mapped_column(Text)
     ready_replicas: Mapped[int] = mapped_column(Integer)
     ever_ready: Mapped[bool] = mapped_column(Boolean)
     rollout: Mapped[str] = mapped_column(String(16))
     updated_replicas: Mapped[int] = mapped_column(Integer)
+    target_replicas: Mapped[int | None] = mapped_column(Integer)
     invocation_count: Mapped[int] = mapped_column(Integer)
     failure_count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
@@ -309,3 +314,20 @@ class RoutingStateRow(Base):
     __tablename__ = "routing_state"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     generation: Mapped[int] = mapped_column(Integer)
+
+
+class LoadSampleRow(Base):
+    """What one gateway process measured of one deployment between two of its flushes:
+    `in_flight` is the mean of requests in flight over `span` seconds, `held` the most calls it
+    held at once for want of a replica (scale from zero). A row with `deployment_id` "" is the
+    gateway's heartbeat: it was there for `span` seconds, whatever it carried. The autoscaler
+    reads the last window of rows; the flush deletes rows older than a few minutes."""
+
+    __tablename__ = "load_samples"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    gateway: Mapped[str] = mapped_column(String(128))
+    deployment_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[float] = mapped_column(Float, index=True)  # Unix time of the flush
+    span: Mapped[float] = mapped_column(Float)
+    in_flight: Mapped[float] = mapped_column(Float)
+    held: Mapped[int] = mapped_column(Integer)

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from modelport.store.repos.auth import ApiKeysRepo, ProjectsRepo
 from modelport.store.repos.credentials import AccessKeysRepo, SessionsRepo, UsersRepo
 from modelport.store.repos.events import EventsRepo
+from modelport.store.repos.load import LoadRepo
 from modelport.store.repos.models import ModelsRepo, RuntimesRepo
 from modelport.store.repos.replicas import ReplicasRepo
 from modelport.store.repos.services import ServicesRepo
@@ -27,3 +28,4 @@ class Tx:
         self.replicas = ReplicasRepo(session)
         self.events = EventsRepo(session)
         self.traffic = TrafficRepo(session)
+        self.load = LoadRepo(session)

@@ -45,7 +45,7 @@ from modelport.domain.runtimes import Runtime
 from modelport.domain.services import AuthType, Deployment, DesiredState, Service
 from modelport.query.ast import And, Cond, ListQuery, Op
 from modelport.services import credentials, models, runtimes
-from modelport.services.services import DeploymentSpec, ServicePatch, ServiceSpec
+from modelport.services.services import DeploymentPatch, DeploymentSpec, ServicePatch, ServiceSpec
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +211,8 @@ async def _deployment_spec(
     )
     if v.grace_period is not None:
         spec = replace(spec, grace_period=v.grace_period)
+    if v.scaling is not None:
+        spec = replace(spec, autoscaling=v.scaling.autoscaling, schedules=v.scaling.schedules)
     return spec
 
 
@@ -248,6 +250,7 @@ async def create_service(ctx: ApiContext, who: Principal, r: params.Reader) -> d
                 tags=cmd.tags,
                 auth=True if cmd.auth is None else cmd.auth,
                 workspace=cmd.workspace or listing.DEFAULT_WORKSPACE,
+                stop_at=cmd.stop_at,
             ),
         )
         dep = svc.deployments[0]
@@ -269,6 +272,12 @@ async def modify_service(ctx: ApiContext, who: Principal, r: params.Reader) -> d
         svc = await ctx.ops.start(who, svc.id)
     elif m.replicas is not None:  # SCALE, or Replicas without an action
         svc = await ctx.ops.scale(who, svc.id, m.replicas, dep.id)
+    if m.scaling is not None:
+        a = m.scaling.autoscaling
+        patch = DeploymentPatch(
+            autoscaling=a, no_autoscaling=a is None, schedules=m.scaling.schedules
+        )
+        svc = await ctx.ops.update_deployment(who, svc.id, dep.id, patch)
     if m.description is not None:
         svc = await ctx.ops.update(who, svc.id, ServicePatch(description=m.description))
     dep = _deployment(svc, dep.id)

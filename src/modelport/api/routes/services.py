@@ -28,8 +28,8 @@ from modelport.domain.errors import Invalid
 from modelport.query.ast import Cond, ListQuery, Op, Sort
 from modelport.services import services
 from modelport.services.services import DeploymentPatch as DeploymentChange
-from modelport.services.services import DeploymentSpec, ServiceSpec
 from modelport.services.services import ServicePatch as Patch
+from modelport.services.services import ServiceSpec
 
 router = APIRouter(prefix="/services", tags=["services"])
 FIELDS = {
@@ -68,7 +68,9 @@ async def create(body: ServiceCreate, ctx: ContextDep, who: PrincipalDep) -> Ser
         lb_policy=body.lb_policy,
         workspace=body.workspace,
         traffic=body.traffic.to_domain(),
-        deployments=[DeploymentSpec(**d.model_dump()) for d in body.deployments],
+        stop_after=body.stop_after,
+        stop_at=body.stop_at,
+        deployments=[d.to_spec() for d in body.deployments],
     )
     return ServicePublic.of(await ctx.ops.create(who, spec), ctx.service_url)
 
@@ -112,6 +114,7 @@ async def update(
         lb_policy=body.lb_policy,
         auth=body.auth,
         traffic=body.traffic.to_domain() if body.traffic is not None else None,
+        stop_after=body.stop_after,
     )
     svc = await ctx.ops.update(who, service_id, patch, _revision(body.revision, if_match))
     return ServicePublic.of(svc, ctx.service_url)
@@ -160,7 +163,7 @@ async def add_deployment(
     service_id: str, body: DeploymentCreate, ctx: ContextDep, who: PrincipalDep
 ) -> ServicePublic:
     """Add a deployment (a new model version) beside the service's others."""
-    svc, _ = await ctx.ops.add_deployment(who, service_id, DeploymentSpec(**body.model_dump()))
+    svc, _ = await ctx.ops.add_deployment(who, service_id, body.to_spec())
     return ServicePublic.of(svc, ctx.service_url)
 
 
@@ -180,11 +183,15 @@ async def update_deployment(
     """Change a deployment. A new model, runtime, env, command, health path or resources
     rolls its replicas over, new ones ready before old ones stop, and rolls back when the new
     ones are not ready within `rollout_timeout`."""
-    fields = body.model_dump(exclude={"revision"})
-    revision = _revision(body.revision, if_match)
-    svc = await ctx.ops.update_deployment(
-        who, service_id, deployment_id, DeploymentChange(**fields), revision
+    fields = body.model_dump(exclude={"revision", "autoscaling", "schedules"})
+    change = DeploymentChange(
+        **fields,
+        autoscaling=body.autoscaling.to_domain() if body.autoscaling else None,
+        no_autoscaling="autoscaling" in body.model_fields_set and body.autoscaling is None,
+        schedules=None if body.schedules is None else [j.to_domain() for j in body.schedules],
     )
+    revision = _revision(body.revision, if_match)
+    svc = await ctx.ops.update_deployment(who, service_id, deployment_id, change, revision)
     return ServicePublic.of(svc, ctx.service_url)
 
 

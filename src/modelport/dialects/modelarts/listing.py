@@ -16,10 +16,17 @@ from modelport.domain.services import Service
 
 
 def schedule(svc: Service) -> list[dict[str, Any]]:
-    """An automatic stop as ModelArts states it: stop N minutes after publishing."""
-    if svc.stop_at is None or svc.created_at is None:
+    """An automatic stop as ModelArts states it: stop N minutes after each start (`stop_after`),
+    or, for a one-off stop time, N minutes after publishing."""
+    if svc.stop_after:
+        seconds = svc.stop_after
+    elif svc.stop_at is not None and svc.created_at is not None:
+        seconds = (svc.stop_at - svc.created_at).total_seconds()
+    else:
         return []
-    minutes = math.ceil((svc.stop_at - svc.created_at).total_seconds() / 60)
+    if seconds % 3600 == 0:
+        return [{"type": "stop", "time_unit": "HOURS", "duration": int(seconds // 3600)}]
+    minutes = math.ceil(seconds / 60)
     return [{"type": "stop", "time_unit": "MINUTES", "duration": max(1, minutes)}]
 
 

@@ -16,7 +16,8 @@ Mapping of one TI-ONE service (a Modelport deployment):
 - `ModelInfo` names a registered model: `ModelVersionId`, else `ModelId`, else
   `ModelName` + `ModelVersion` (default `"1"`).
 - `Resources`: `Cpu` milli-cores → cores, `Memory` MB → MiB, `Gpu` in 1/100 → whole GPUs.
-- `ScaleMode` `AUTO` is `UnsupportedOperation` (no autoscaling yet); `Replicas` default 1.
+- `Replicas` default 1; `ScaleMode`, `ScaleStrategy`, `HorizontalPodAutoscaler`,
+  `CronScaleJobs` and (Create only) `ScheduledAction`: see `scaling.py`.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ import base64
 import re
 import shlex
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from modelport.dialects.tione.errors import Code, TioneError, missing
 from modelport.dialects.tione.params import Reader
+from modelport.dialects.tione.scaling import Scaling, scaling, stop_at
 
 GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,59}$")
 
@@ -43,6 +46,9 @@ _VERSION_FIELDS = {
     "Env",
     "Resources",
     "ScaleMode",
+    "ScaleStrategy",
+    "HorizontalPodAutoscaler",
+    "CronScaleJobs",
     "Replicas",
     "Command",
     "CommandBase64",
@@ -54,16 +60,12 @@ _CREATE_IGNORED = {
     "ChargeType",
     "ResourceGroupId",
     "InstanceType",
-    "HorizontalPodAutoscaler",
     "LogEnable",
     "LogConfig",
     "NewVersion",
-    "CronScaleJobs",
-    "ScaleStrategy",
     "HybridBillingPrepaidReplicas",
     "CreateSource",
     "ModelHotUpdateEnable",
-    "ScheduledAction",
     "VolumeMount",
     "ServiceLimit",
     "CallbackUrl",
@@ -93,17 +95,15 @@ CREATE = frozenset(
         "ServiceGroupName",
         "AuthorizationEnable",
         "Tags",
+        "ScheduledAction",
         *_VERSION_FIELDS,
         *_CREATE_IGNORED,
     }
 )
 _MODIFY_IGNORED = {
     "InstanceType",
-    "HorizontalPodAutoscaler",
     "LogEnable",
     "LogConfig",
-    "ScaleStrategy",
-    "CronScaleJobs",
     "HybridBillingPrepaidReplicas",
     "ModelHotUpdateEnable",
     "ScheduledAction",
@@ -191,6 +191,7 @@ class VersionSpec:
     gpu: int | None = None
     env: dict[str, str] = field(default_factory=dict)
     grace_period: float | None = None
+    scaling: Scaling | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +203,7 @@ class CreateService:
     auth: bool | None
     workspace: str | None  # TiProjectId as given
     version: VersionSpec
+    stop_at: datetime | None = None
 
 
 def create_service(r: Reader) -> CreateService:
@@ -225,6 +227,7 @@ def create_service(r: Reader) -> CreateService:
         auth=r.boolean("AuthorizationEnable"),
         workspace=r.string("TiProjectId") or None,
         version=_version(r),
+        stop_at=stop_at(r),
     )
 
 
@@ -239,13 +242,6 @@ def _tags(r: Reader) -> dict[str, str]:
 
 
 def _version(r: Reader) -> VersionSpec:
-    scale_mode = r.string("ScaleMode")
-    if scale_mode not in (None, "MANUAL", "AUTO"):
-        raise _value_error("ScaleMode must be MANUAL or AUTO.")
-    if scale_mode == "AUTO":
-        raise TioneError(
-            Code.UNSUPPORTED_OPERATION, "ScaleMode AUTO is not available; use MANUAL with Replicas."
-        )
     replicas = r.integer("Replicas")
     if replicas is not None and replicas < 0:
         raise _value_error("Replicas must be 0 or more.")
@@ -263,6 +259,7 @@ def _version(r: Reader) -> VersionSpec:
         gpu=gpu,
         env=_env(r),
         grace_period=None if grace is None else float(grace),
+        scaling=scaling(r),
     )
 
 
@@ -338,6 +335,7 @@ class ModifyService:
     action: str | None  # STOP | RESUME | SCALE | None
     replicas: int | None
     description: str | None
+    scaling: Scaling | None = None  # None: as it is
 
 
 def modify_service(r: Reader) -> ModifyService:
@@ -358,13 +356,12 @@ def modify_service(r: Reader) -> ModifyService:
                 f"{given[0]} cannot be changed in place; create a new version "
                 "(CreateModelService with ServiceGroupId) and move the weights to it.",
             )
-        if r.string("ScaleMode") == "AUTO":
-            raise TioneError(Code.UNSUPPORTED_OPERATION, "ScaleMode AUTO is not available.")
     return ModifyService(
         target=target,
         action=action,
         replicas=replicas,
         description=None if action else r.string("ServiceDescription"),
+        scaling=None if action else scaling(r),
     )
 
 

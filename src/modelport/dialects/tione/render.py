@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from modelport.dialects.tione import scaling
 from modelport.dialects.tione.status import to_tione
 from modelport.domain.models import Model
 from modelport.domain.runtimes import Runtime
@@ -53,7 +54,7 @@ def _tags(svc: Service) -> list[dict[str, str]]:
 
 def desired(svc: Service, dep: Deployment) -> int:
     """Replicas the deployment should run now: 0 while its service is stopped."""
-    return dep.replicas if svc.desired_state == DesiredState.RUNNING else 0
+    return dep.wanted if svc.desired_state == DesiredState.RUNNING else 0
 
 
 def latest_version(svc: Service) -> str | None:
@@ -186,11 +187,18 @@ def service_info(svc: Service, dep: Deployment, catalog: Catalog) -> dict[str, A
             "Weight": dep.weight,
             "ResourceTotal": resources(dep.cpu * want, dep.memory * want, dep.gpu * want),
             "OldReplicas": dep.replicas if stopped else None,
-            "ScaleMode": "MANUAL",
+            **scaling.render(dep.autoscaling, dep.schedules),
+            "ScheduledAction": _scheduled_stop(svc),
             "Command": shlex.join(dep.command) if dep.command else None,
             "TerminationGracePeriodSeconds": round(dep.grace_period),
         }
     )
+
+
+def _scheduled_stop(svc: Service) -> dict[str, Any] | None:
+    if svc.stop_at is None:
+        return None
+    return {"ScheduleStop": True, "ScheduleStopTime": rfc3339(svc.stop_at)}
 
 
 def call_info(svc: Service, url: str, token: str | None) -> dict[str, Any]:

@@ -120,6 +120,7 @@ class ServicesRepo:
                 invocation_count=0,
                 failure_count=0,
                 stop_at=svc.stop_at,
+                stop_after=svc.stop_after,
                 transition_at=now,
                 created_at=now,
                 updated_at=now,
@@ -211,6 +212,7 @@ class ServicesRepo:
         row.tags = dict(svc.tags)
         row.desired_state = svc.desired_state.value
         row.stop_at = svc.stop_at
+        row.stop_after = svc.stop_after
         row.updated_at = now
         existing = {d.id: d for d in (await self._deployments([svc.id]))[svc.id]}
         await self._put_deployments(svc, existing, now)
@@ -240,11 +242,14 @@ class ServicesRepo:
                     ever_ready=False,
                     rollout="",
                     updated_replicas=0,
+                    target_replicas=None,
                     invocation_count=0,
                     failure_count=0,
                     created_at=now,
                 )
                 self.s.add(row)
+            elif row.replicas != d.replicas:  # scaled by hand: autoscaling starts from there
+                row.target_replicas = None
             mapping.fill_deployment_spec(row, d)
             row.updated_at = now
         for gone in existing.values():
@@ -294,6 +299,25 @@ class ServicesRepo:
                 t.DeploymentRow.rollout_started_at == started,
             )
             .values(previous=None, rollout_started_at=None)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def auto_stop(self, service_id: str, stop_at: datetime) -> bool:
+        """Stop a running service whose `stop_at` came (a spec change: the revision grows).
+        False when it was stopped, or its stop time changed, meanwhile."""
+        result = await self.s.execute(
+            update(t.ServiceRow)
+            .where(
+                t.ServiceRow.id == service_id,
+                t.ServiceRow.desired_state == "running",
+                t.ServiceRow.stop_at == stop_at,
+            )
+            .values(
+                desired_state="stopped",
+                stop_at=None,
+                revision=t.ServiceRow.revision + 1,
+                updated_at=datetime.now(UTC),
+            )
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
