@@ -12,7 +12,7 @@ run: $(VENV)/.run ## install Modelport and serve it with the iris demo deployed
 	$(BIN)/modelport serve --demo
 
 test: $(VENV)/.dev lint typecheck ## install the dev extras and pass every check and test
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 install: $(VENV)/.run
 dev: $(VENV)/.dev

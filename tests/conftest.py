@@ -39,6 +39,15 @@ DATABASE_ENV = "MODELPORT_TEST_DATABASE_URL"
 DATABASES = ["sqlite", "postgresql"] if os.environ.get(DATABASE_ENV) else ["sqlite"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs two pytest-xdist workers (`--dist loadgroup`): the e2e tests, which
+    start servers, replicas and load with timing-bound faults, all go to one of them, one at a
+    time as before, while the other runs the rest."""
+    for item in items:
+        if item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.xdist_group("e2e"))
+
+
 @pytest.fixture(scope="session")
 def _postgres_template() -> Iterator[tuple[str, str] | None]:
     """On PostgreSQL: (admin URL, name of a database migrated once for the whole session).

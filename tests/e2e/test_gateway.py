@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -100,6 +101,7 @@ def test_a_killed_replica_drops_no_call_and_counts_match(serve_factory, iris) ->
         port = int(victim["address"].rsplit(":", 1)[1])
         pid = next(p.pid for p in replica_processes(serve.home) if _listens(p.pid, port))
         os.kill(pid, signal.SIGKILL)
+        begun = time.monotonic()
 
         def back() -> bool:
             rs = serve.api("GET", f"/services/{sid}/replicas").json()["data"]
@@ -107,9 +109,11 @@ def test_a_killed_replica_drops_no_call_and_counts_match(serve_factory, iris) ->
             return me["restarts"] == 1 and me["state"] == "ready"
 
         wait_for(back, what="the killed replica back")
+        took = time.monotonic() - begun
         load.more(100)
     assert load.errors == []
     assert dict(load.codes) == {200: load.sent}
+    print(f"killed replica ready again in {took:.1f} s; {load.sent} calls, 0 failed")
 
     # every call counted once, for the service and its deployment, flushed in batches
     def counted() -> dict[str, Any] | None:
