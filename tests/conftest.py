@@ -24,19 +24,16 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 from hypothesis.configuration import set_hypothesis_home_dir
 from sqlalchemy.engine import make_url
+from tests.databases import DATABASE_ENV, DATABASES, run_statement
 
 from modelport.domain.auth import Principal
 from modelport.runtimes.catalog import BUILTIN
 from modelport.services.auth import authenticate, bootstrap
 from modelport.services.secrets import Cipher
 from modelport.store import Store
-
-DATABASE_ENV = "MODELPORT_TEST_DATABASE_URL"
-DATABASES = ["sqlite", "postgresql"] if os.environ.get(DATABASE_ENV) else ["sqlite"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -67,7 +64,7 @@ def _postgres_template() -> Iterator[tuple[str, str] | None]:
     name = f"mp_template_{secrets.token_hex(6)}"
 
     async def migrate() -> None:
-        await _admin(admin_dsn, f'CREATE DATABASE "{name}"')
+        await run_statement(admin_dsn, f'CREATE DATABASE "{name}"')
         template = Store(admin.set(database=name).render_as_string(hide_password=False))
         try:
             await template.open()
@@ -78,15 +75,7 @@ def _postgres_template() -> Iterator[tuple[str, str] | None]:
     try:
         yield admin_dsn, name
     finally:
-        asyncio.run(_admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _admin(dsn: str, statement: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
+        asyncio.run(run_statement(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=DATABASES)
@@ -102,11 +91,11 @@ async def database_url(
         return
     admin_dsn, template = _postgres_template
     name = f"mp_{secrets.token_hex(8)}"
-    await _admin(admin_dsn, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    await run_statement(admin_dsn, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     try:
         yield make_url(admin_dsn).set(database=name).render_as_string(hide_password=False)
     finally:
-        await _admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await run_statement(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import threading
 import time
@@ -24,28 +23,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 import uvicorn
 from sqlalchemy.engine import make_url
+from tests.databases import DATABASES, run_statement
+from tests.e2e.conftest import wait_for
 from tests.ports import free_port
 
 from modelport.config import Settings
 from modelport.server import build
 
-DATABASE_ENV = "MODELPORT_TEST_DATABASE_URL"
-DATABASES = ["sqlite", "postgresql"] if os.environ.get(DATABASE_ENV) else ["sqlite"]
 DEADLINE = 60.0
 HTTP_SERVER = ["{python}", "-m", "http.server", "--bind", "{host}", "{port}"]
-
-
-async def _admin(dsn: str, statement: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(scope="module", params=DATABASES)
@@ -59,23 +49,16 @@ def module_database(
         return
     admin_dsn, template = _postgres_template
     name = f"mp_{secrets.token_hex(8)}"
-    asyncio.run(_admin(admin_dsn, f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    asyncio.run(run_statement(admin_dsn, f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     try:
         yield make_url(admin_dsn).set(database=name).render_as_string(hide_password=False)
     finally:
-        asyncio.run(_admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(run_statement(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def eventually(check: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
     """Poll `check` until it answers something truthy; fail with `what` at the deadline."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.05)  # a poll interval, not a wait for a condition
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+    return wait_for(check, timeout, what)
 
 
 @dataclass
