@@ -27,6 +27,10 @@ import httpx
 import pytest
 import uvicorn
 from sqlalchemy.engine import make_url
+from tencentcloud.common import credential
+from tencentcloud.common.common_client import CommonClient
+from tencentcloud.common.profile.client_profile import ClientProfile
+from tencentcloud.common.profile.http_profile import HttpProfile
 from tests.databases import DATABASES, run_statement
 from tests.e2e.conftest import wait_for
 from tests.ports import free_port
@@ -149,3 +153,18 @@ def tenant(http: httpx.Client, server: Server, name: str) -> Tenant:
         user=f"{name}-user",
         password=password,
     )
+
+
+@contextmanager
+def tione_client(url: str, secret_id: str, secret: str) -> Iterator[CommonClient]:
+    """Tencent's `CommonClient` for TI-ONE at `url`; its HTTP session closed afterwards (the
+    SDK has no close(), and a leaked socket is a ResourceWarning, an error here)."""
+    hp = HttpProfile(protocol="http", endpoint=url.removeprefix("http://"))
+    cred = credential.Credential(secret_id, secret)
+    client = CommonClient(
+        "tione", "2021-11-11", cred, "ap-guangzhou", ClientProfile(httpProfile=hp)
+    )
+    try:
+        yield client
+    finally:
+        client.request.conn._session.close()

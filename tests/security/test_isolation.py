@@ -29,11 +29,8 @@ import pytest
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkmodelarts.v1 import ModelArtsClient
-from tencentcloud.common import credential
 from tencentcloud.common.common_client import CommonClient
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
-from tencentcloud.common.profile.client_profile import ClientProfile
-from tencentcloud.common.profile.http_profile import HttpProfile
 from tests.security.conftest import (
     HTTP_SERVER,
     Server,
@@ -42,6 +39,7 @@ from tests.security.conftest import (
     settings_for,
     tenant,
     thread_server,
+    tione_client,
 )
 from ucloud.client import Client as UCloudClient
 from ucloud.core.exc import RetCodeException
@@ -380,14 +378,9 @@ def test_modelarts_access_key_sees_only_its_project(world: World) -> None:
 
 @pytest.fixture
 def tione(world: World) -> Iterator[CommonClient]:
-    hp = HttpProfile(protocol="http", endpoint=world.server.url.removeprefix("http://"))
-    cred = credential.Credential(world.a.t.access_key_id, world.a.t.access_key_secret)
-    profile = ClientProfile(httpProfile=hp)
-    client = CommonClient("tione", "2021-11-11", cred, "ap-guangzhou", profile)
-    try:
+    key = world.a.t
+    with tione_client(world.server.url, key.access_key_id, key.access_key_secret) as client:
         yield client
-    finally:
-        client.request.conn._session.close()
 
 
 def test_tione_actions_on_the_other_project_are_resource_not_found(

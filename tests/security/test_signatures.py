@@ -40,11 +40,9 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkmodelarts.v1 import ModelArtsClient
 from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
-from tencentcloud.common import credential
 from tencentcloud.common.common_client import CommonClient
-from tencentcloud.common.profile.client_profile import ClientProfile
-from tencentcloud.common.profile.http_profile import HttpProfile
 from tests.ports import free_port
+from tests.security.conftest import tione_client
 from ucloud.client import Client as UCloudClient
 
 from modelport.api import dialects
@@ -217,14 +215,8 @@ def _tione_code(r: httpx.Response) -> str | None:
 
 @pytest.fixture
 def tione(signing: Signing) -> Iterator[CommonClient]:
-    hp = HttpProfile(protocol="http", endpoint=signing.url.removeprefix("http://"))
-    cred = credential.Credential(signing.key.id, signing.key.secret)
-    profile = ClientProfile(httpProfile=hp)
-    client = CommonClient("tione", "2021-11-11", cred, "ap-guangzhou", profile)
-    try:
+    with tione_client(signing.url, signing.key.id, signing.key.secret) as client:
         yield client
-    finally:
-        client.request.conn._session.close()
 
 
 def test_tc3_replays_are_accepted_within_300_seconds_only(
