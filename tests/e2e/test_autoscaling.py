@@ -37,6 +37,8 @@ def test_load_scales_up_idleness_scales_to_zero_and_a_call_wakes_it(
     def deployment() -> dict[str, Any]:
         return dict(serve.service(sid)["deployments"][0])
 
+    # the gateway learns of the service at the controller's next pass (until then: 404)
+    wait_for(lambda: sid in serve.http.get(f"{serve.gateway}/metrics").text, what="its route")
     # calls from the start: the first ones wait in the gateway for the first replica
     with Load(svc["url"], key) as load:
         begun = time.monotonic()
