@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import joblib
 import psutil  # type: ignore[import-untyped, unused-ignore]
 import pytest
@@ -532,7 +533,13 @@ def test_serve_stops_its_replicas_on_a_signal(
         )
     try:
         deadline = time.monotonic() + DEADLINE
-        while not (home / "credentials").exists():
+
+        def listening() -> bool:  # the credentials are written before the socket is bound
+            with contextlib.suppress(httpx.HTTPError):
+                return httpx.get(f"http://127.0.0.1:{port}/api/v1/healthz").status_code == 200
+            return False
+
+        while not ((home / "credentials").exists() and listening()):
             assert proc.poll() is None, stderr_path.read_text()
             assert time.monotonic() < deadline, stderr_path.read_text()
             with contextlib.suppress(subprocess.TimeoutExpired):
