@@ -142,10 +142,11 @@ class DataPlane:
                 exchange.check(now)
             if self.held:
                 self._release(now)
-            self.meter.sample(
-                (e.deployment for e in self.active if e.live),
-                (d for h in self.held for d in h.wanted),
-            )
+            if self.routes.table.autoscaled:  # else no one reads the load: skip the count
+                self.meter.sample(
+                    (e.deployment for e in self.active if e.live),
+                    (d for h in self.held for d in h.wanted),
+                )
 
     def load_report(self) -> LoadReport | None:
         """The load since the last report; None while no deployment is autoscaled."""
